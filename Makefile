@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make run` and `make test`. Everything else is installed here.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test schema check-schema clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --requirement requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Serve the API, docs and admin on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set).
+run: $(STAMP)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py seed_demo
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+
+## Install what is missing (PostgreSQL included), start a private PostgreSQL, run every test.
+test: $(STAMP)
+	$(PY) -m tests.postgres -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## Regenerate the committed OpenAPI schema after an API change.
+schema: $(STAMP)
+	DJANGO_DEBUG=true $(PY) manage.py spectacular --file identity/openapi.yaml --validate
+
+clean:
+	rm -rf $(VENV) db.sqlite3

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
+
+from identity.health import healthz, readyz
+from users.api.authentication import ApiClientAuthentication
+from users.api.permissions import SchemaReader
+
+# The schema and its UI are for operators (admin session) and API clients, not the public.
+schema_access = {
+    "authentication_classes": [SessionAuthentication, ApiClientAuthentication],
+    "permission_classes": [SchemaReader],
+}
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("v1/schema", SpectacularAPIView.as_view(**schema_access), name="schema"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema", **schema_access), name="docs"),
+    path("v1/", include("users.api.urls")),
+]
+
+handler404 = "users.api.errors.json_not_found"
+handler500 = "users.api.errors.json_server_error"

@@ -1,0 +1,114 @@
+"""A throw-away PostgreSQL server owned by one command: `python -m tests.postgres -- CMD ...`.
+
+It installs Debian's PostgreSQL if the machine lacks it, creates a cluster in a temporary folder,
+starts it on a free loopback port, runs CMD with `DATABASE_URL` pointing at it, then stops the
+server and deletes the folder, whatever CMD did. PostgreSQL refuses to run as root, so as root
+the cluster belongs to the `postgres` system user.
+"""
+
+import argparse
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def log(message: str):
+    print(f"[postgres] {message}", file=sys.stderr, flush=True)
+
+
+def find_bindir() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def install_server() -> Path:
+    bindir = find_bindir()
+    if bindir:
+        return bindir
+    if os.geteuid() != 0:
+        sys.exit("PostgreSQL is not installed. Run: sudo apt-get install -y postgresql  (then run this again)")
+    log("installing PostgreSQL from Debian's packages (once per machine)...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "postgresql", "postgresql-contrib"], check=True, env=env)
+    bindir = find_bindir()
+    if not bindir:
+        sys.exit("PostgreSQL was installed but no server binary was found under /usr/lib/postgresql.")
+    return bindir
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, bindir: Path, fast: bool):
+        self.bindir = bindir
+        self.fast = fast
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="identity-pg-"))
+        self.data = self.root / "data"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            os.chmod(self.root, 0o700)
+
+    def _run(self, *args, **kwargs):
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=True, **kwargs)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/identity"
+
+    def start(self):
+        log(f"creating a cluster in {self.root}")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                  "--locale=C.UTF-8", stdout=subprocess.DEVNULL)
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=200"
+        if self.fast:  # durability is worthless for a test database
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
+                  "-w", "-t", "60", "start", stdout=subprocess.DEVNULL)
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "identity")
+        log(f"ready at {self.url}")
+
+    def stop(self):
+        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", stdout=subprocess.DEVNULL)
+        shutil.rmtree(self.root, ignore_errors=True)
+        log("stopped and removed")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--durable", action="store_true", help="keep fsync on (for benchmarks)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command after --")
+    server = Server(install_server(), fast=not args.durable)
+    try:
+        server.start()
+        return subprocess.call(command, env={**os.environ, "DATABASE_URL": server.url})
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

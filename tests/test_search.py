@@ -1,0 +1,159 @@
+import re
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from tests.factories import UserFactory
+from users.models import User
+from users.search import UserCriteria, search_users
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(tenant, other_tenant):
+    UserFactory(tenant=tenant, username="alice", email="alice@example.com", first_name="Alice", last_name="Smith",
+                phone_number="+15551234567", attributes={"department": ["sales", "north"]}, email_verified=True)
+    UserFactory(tenant=tenant, username="bob", email="bob@example.com", first_name="Bob", last_name="Smithers",
+                attributes={"department": ["support"]})
+    UserFactory(tenant=tenant, username="carol", email="carol@example.com", first_name="Carol", last_name="Jones",
+                is_active=False)
+    UserFactory(tenant=tenant, username="dan", email="dsmith@corp.io", first_name="Dan", last_name="Brown")
+    # Another tenant's look-alike must never show up.
+    UserFactory(tenant=other_tenant, username="alice", email="alice@example.com", last_name="Smith",
+                phone_number="+15551234567", attributes={"department": ["sales"]})
+
+
+def names(api, query):
+    r = api.get(f"/v1/users:search?{query}")
+    assert r.status_code == 200, r.json()
+    return [u["username"] for u in r.json()["results"]]
+
+
+def count(api, query):
+    r = api.get(f"/v1/users:count?{query}")
+    assert r.status_code == 200, r.json()
+    return r.json()["count"]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("search=smi", ["alice", "bob"]),  # prefix over first/last name, username, email
+        ("search=smi*", ["alice", "bob"]),
+        ("search=SMI", ["alice", "bob"]),
+        ("search=*smi*", ["alice", "bob", "dan"]),  # substring reaches dsmith@corp.io
+        ("search=*mith", ["alice", "bob", "dan"]),
+        (f"search={quote(chr(34) + 'smith' + chr(34))}", ["alice"]),  # "smith": exact
+        (f"search={quote(chr(34) + 'alice@example.com' + chr(34))}", ["alice"]),
+        ("search=*", ["alice", "bob", "carol", "dan"]),
+        ("", ["alice", "bob", "carol", "dan"]),
+        ("search=alice+smi", ["alice"]),  # every word must match
+        ("search=*mi*", []),  # under 3 characters: prefix "mi", which nobody has
+        ("search=*al*", ["alice"]),  # ... and "al" is alice's prefix
+        ("username=lic", ["alice"]),  # field filters match substrings by default
+        ("username=lic&exact=true", []),
+        ("username=ALICE&exact=true", ["alice"]),
+        ("email=ALICE@example.com&exact=true", ["alice"]),
+        ("email=example.com", ["alice", "bob", "carol"]),
+        ("first_name=ali&last_name=smi", ["alice"]),
+        ("last_name=smith&exact=true", ["alice"]),
+        ("phone_number=%2B1+555+123+4567", ["alice"]),
+        ("q=phone_number:%2B15551234567", ["alice"]),
+        ("attr.department=sales", ["alice"]),
+        ("attr.department=north", ["alice"]),
+        ("q=department:support", ["bob"]),
+        ("q=department:sales+firstName:Alice&exact=true", ["alice"]),
+        ("enabled=false", ["carol"]),
+        ("enabled=true&email=example.com", ["alice", "bob"]),
+        ("email_verified=true", ["alice"]),
+        ("q=emailVerified:true", ["alice"]),
+    ],
+)
+def test_search_semantics_match_keycloak(api, people, query, expected):
+    assert names(api, query) == expected
+    assert count(api, query) == len(expected)
+
+
+def test_offset_and_cursor_paging_of_search(api, people):
+    assert names(api, "search=*&first=1&max=2") == ["bob", "carol"]
+    body = api.get("/v1/users:search?search=*&limit=3").json()
+    assert [u["username"] for u in body["results"]] == ["alice", "bob", "carol"]
+    assert [u["username"] for u in api.get(body["next"]).json()["results"]] == ["dan"]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("q=nocolon", "q"),
+        ("phone_number=abc", "phone_number"),
+        ("enabled=maybe", "enabled"),
+        ("colour=red", "colour"),
+        ("attr.bad%20name=x", "attr.bad name"),
+        ("q=enabled:perhaps", "q"),
+    ],
+)
+def test_bad_search_input_is_400(api, people, query, field):
+    for endpoint in ("users:search", "users:count"):
+        r = api.get(f"/v1/{endpoint}?{query}")
+        assert r.status_code == 400, r.json()
+        assert field in r.json()["fields"]
+
+
+def test_search_list_has_a_fixed_query_count(api, tenant, people, django_assert_num_queries):
+    api.get("/v1/users?limit=1")  # the client's first call also stamps last_used_at
+    # auth lookup, users page, roles prefetch, groups prefetch
+    with django_assert_num_queries(4):
+        api.get("/v1/users:search?search=*&max=100")
+    for i in range(20):
+        UserFactory(tenant=tenant, username=f"extra{i}")
+    with django_assert_num_queries(4):
+        api.get("/v1/users:search?search=*&max=100")
+    with django_assert_num_queries(4):
+        api.get("/v1/users?limit=100")
+
+
+# --- every shape can use an index -----------------------------------------------------------
+
+
+SHAPES = {
+    "prefix": UserCriteria(search="smi"),
+    "substring": UserCriteria(search="*smi*"),
+    "exact": UserCriteria(search='"smith"'),
+    "username exact": UserCriteria(username="alice", exact=True),
+    "username substring": UserCriteria(username="lic"),
+    "email exact": UserCriteria(email="alice@example.com", exact=True),
+    "email substring": UserCriteria(email="example"),
+    "first name": UserCriteria(first_name="ali", exact=True),
+    "last name substring": UserCriteria(last_name="mit"),
+    "phone": UserCriteria(phone_number="+15551234567"),
+    "attribute": UserCriteria(attributes={"department": "sales"}),
+    "disabled": UserCriteria(enabled=False),
+    "email unverified": UserCriteria(email_verified=False),
+    "everyone": UserCriteria(),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("ordered", [True, False], ids=["page", "count"])
+def test_every_search_shape_can_use_an_index(tenant, people, shape, ordered):
+    queryset = search_users(tenant, SHAPES[shape])
+    queryset = queryset.order_by("username")[:10] if ordered else queryset
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = queryset.explain() if ordered else queryset.values("pk").explain()
+    assert "Seq Scan on users_user" not in plan, plan
+    assert re.search(r"Index (Only )?Scan|Bitmap Index Scan", plan), plan
+
+
+def test_username_prefix_page_comes_in_index_order_without_a_sort(tenant, people):
+    """The "C"-collated username index serves both LIKE 'prefix%' and ORDER BY."""
+    queryset = User.objects.filter(tenant=tenant, username__startswith="ali").order_by("username")[:10]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    plan = queryset.explain()
+    assert "Index Scan using user_username_per_tenant" in plan, plan
+    assert "Sort" not in plan, plan
+    assert "Index Cond" in plan and "~>=~" not in plan, plan

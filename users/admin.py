@@ -1,0 +1,178 @@
+"""The operators' console. Built for tables of millions: no full COUNT(*), indexed search only."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.paginator import Paginator
+from django.db import connection
+from django.utils.functional import cached_property
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import search, services
+from .forms import UserChangeForm, UserCreationForm
+from .models import ApiClient, Group, Role, Tenant, User, UserLogin
+
+
+class EstimatedCountPaginator(Paginator):
+    """Unfiltered lists on PostgreSQL use the planner's row estimate instead of COUNT(*)."""
+
+    @cached_property
+    def count(self):
+        query = self.object_list.query
+        if connection.vendor == "postgresql" and not query.where:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                               [self.object_list.model._meta.db_table])
+                row = cursor.fetchone()
+            if row and row[0] > 10_000:
+                return int(row[0])
+        return super().count
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "display_name", "created_at"]
+    search_fields = ["slug", "display_name"]
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    list_filter = ["tenant"]
+    list_select_related = ["tenant"]
+
+
+@admin.register(Role)
+class RoleAdmin(TenantScopedAdmin):
+    list_display = ["name", "tenant", "description", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Group)
+class GroupAdmin(TenantScopedAdmin):
+    list_display = ["path", "tenant", "created_at"]
+    search_fields = ["path"]
+    readonly_fields = ["path"]
+    autocomplete_fields = ["parent"]
+    fields = ["tenant", "name", "parent", "path"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.path = f"{obj.parent.path if obj.parent else ''}/{obj.name}"
+            obj.save()
+        else:
+            created = services.create_group(obj.tenant, obj.name, obj.parent)
+            obj.pk, obj.path = created.pk, created.path
+            obj._state.adding = False
+
+
+class UserLoginInline(admin.StackedInline):
+    model = UserLogin
+    can_delete = False
+    readonly_fields = ["last_login_at", "login_count", "last_client", "last_ip"]
+    extra = 0
+    max_num = 0
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = ["username", "email", "phone_number", "first_name", "last_name", "tenant", "is_active",
+                    "is_staff", "created_at"]
+    list_filter = ["tenant", "is_active", "email_verified", "phone_verified", "is_staff", "roles", "identity_groups"]
+    list_select_related = ["tenant"]
+    search_fields = ["username"]  # the real search is get_search_results
+    search_help_text = 'Keycloak-style: foo (prefix), *foo* (substring), "foo" (exact).'
+    ordering = ["username"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    autocomplete_fields = ["roles", "identity_groups"]
+    readonly_fields = ["id", "created_at", "updated_at", "deactivated_at", "last_login"]
+    inlines = [UserLoginInline]
+    actions = ["deactivate", "reactivate", "issue_reset_token"]
+    fieldsets = [
+        (None, {"fields": ["id", "tenant", "username", "password"]}),
+        ("Profile", {"fields": ["first_name", "last_name", "email", "email_verified", "phone_number",
+                                "phone_verified", "attributes"]}),
+        ("Identity roles and groups", {"fields": ["roles", "identity_groups"]}),
+        ("Status", {"fields": ["is_active", "deactivated_at"]}),
+        ("Admin access", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"],
+                          "classes": ["collapse"]}),
+        ("Audit", {"fields": ["created_at", "updated_at", "last_login"]}),
+    ]
+    add_fieldsets = [(None, {"fields": ["tenant", "username", "email", "usable_password", "password1",
+                                        "password2"]})]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term:
+            return queryset, False
+        criteria = search.UserCriteria(search=search_term)
+        return search.search_users(None, criteria, queryset), False
+
+    def save_model(self, request, obj, form, change):
+        if "is_active" in form.changed_data:
+            obj.deactivated_at = None if obj.is_active else timezone.now()
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Deactivate selected users")
+    def deactivate(self, request, queryset):
+        for user in queryset.iterator():
+            services.deactivate_user(user)
+        self.message_user(request, "Deactivated.", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate(self, request, queryset):
+        for user in queryset.iterator():
+            services.reactivate_user(user)
+        self.message_user(request, "Reactivated.", messages.SUCCESS)
+
+    @admin.action(description="Issue a password-reset token")
+    def issue_reset_token(self, request, queryset):
+        for user in queryset[:20]:
+            token, reset = services.issue_password_reset(user)
+            self.message_user(
+                request,
+                format_html("Reset token for <b>{}</b> (shown once, valid until {}): <code>{}</code>",
+                            user.username, reset.expires_at, token),
+                messages.WARNING,
+            )
+
+
+@admin.register(UserLogin)
+class UserLoginAdmin(admin.ModelAdmin):
+    list_display = ["user", "last_login_at", "login_count", "last_client", "last_ip"]
+    list_select_related = ["user"]
+    readonly_fields = list_display
+    ordering = ["-last_login_at"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(TenantScopedAdmin):
+    list_display = ["name", "tenant", "scopes", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["key", "created_at", "last_used_at", "revoked_at"]
+    fields = ["tenant", "name", "scopes", "key", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.scopes = sorted(set(obj.scopes))
+            obj.save()
+            return
+        client, token = services.create_api_client(obj.tenant, obj.name, obj.scopes)
+        obj.pk, obj.key, obj.secret_hash = client.pk, client.key, client.secret_hash
+        obj._state.adding = False
+        self.message_user(
+            request,
+            format_html("Token for <b>{}</b>, shown only now; store it safely: <code>{}</code>", client.name, token),
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected clients")
+    def revoke(self, request, queryset):
+        for client in queryset:
+            services.revoke_api_client(client)
+        self.message_user(request, "Revoked.", messages.SUCCESS)

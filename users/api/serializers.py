@@ -1,0 +1,189 @@
+"""Payloads of the users API. Validation and normalisation are the services' rules."""
+
+from rest_framework import serializers
+
+from users import services
+from users.search import UserCriteria, criteria_from_attributes, parse_keycloak_query
+from users.models import Group, Role, User
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error, not silently dropped: a typo must not look like success."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {}
+            for name in sorted(data):
+                if name not in self.fields:
+                    errors[name] = ["Unknown field."]
+                elif self.fields[name].read_only:
+                    errors[name] = ["Read-only field: it cannot be set here."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class UserSerializer(StrictSerializer, serializers.ModelSerializer):
+    enabled = serializers.BooleanField(source="is_active", required=False)
+    roles = serializers.SerializerMethodField()
+    groups = serializers.SerializerMethodField()
+    email = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=254)
+    phone_number = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=40)
+    attributes = serializers.JSONField(required=False)
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "username", "email", "email_verified", "phone_number", "phone_verified", "first_name",
+            "last_name", "enabled", "deactivated_at", "attributes", "roles", "groups", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "deactivated_at", "created_at", "updated_at"]
+        extra_kwargs = {"username": {"validators": []}}
+        validators = []  # uniqueness is the database's job (409), not a racy pre-check (400)
+
+    def get_roles(self, user) -> list[str]:
+        return sorted(role.name for role in user.roles.all())
+
+    def get_groups(self, user) -> list[str]:
+        return sorted(group.path for group in user.identity_groups.all())
+
+    def validate_username(self, value):
+        return services.normalise_username(value)
+
+    def validate_email(self, value):
+        return services.normalise_email(value)
+
+    def validate_phone_number(self, value):
+        return services.normalise_phone(value)
+
+    def validate_attributes(self, value):
+        return services.validate_attributes(value)
+
+    def update(self, instance, validated_data):
+        return services.update_user(instance, validated_data, replace=not self.partial)
+
+
+class UserCreateSerializer(UserSerializer):
+    id = serializers.UUIDField(required=False, help_text="Keep an existing (Keycloak) UUID; new users get one.")
+    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+
+    class Meta(UserSerializer.Meta):
+        fields = UserSerializer.Meta.fields + ["password"]
+        read_only_fields = ["deactivated_at", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if attrs.get("password"):
+            services.check_password_strength(attrs["password"], User(**{k: v for k, v in attrs.items()
+                                                                         if k != "password"}))
+        return attrs
+
+    def create(self, validated_data):
+        return services.create_user(self.context["tenant"], **validated_data)
+
+
+class UserSearchParamsSerializer(StrictSerializer):
+    """Query parameters of `:search` and `:count`; `attr.<name>` filters are read separately."""
+
+    search = serializers.CharField(required=False, help_text='`foo`/`foo*` prefix, `*foo*` substring, `"foo"` exact, `*` all.')
+    exact = serializers.BooleanField(required=False, default=False, help_text="Field filters match whole values.")
+    username = serializers.CharField(required=False)
+    email = serializers.CharField(required=False)
+    first_name = serializers.CharField(required=False)
+    last_name = serializers.CharField(required=False)
+    enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
+    email_verified = serializers.BooleanField(required=False, allow_null=True, default=None)
+    phone_number = serializers.CharField(required=False)
+    phone_verified = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = serializers.CharField(required=False, help_text="Keycloak's `name:value name2:value2` attribute query.")
+
+    def to_criteria(self) -> UserCriteria:
+        data = dict(self.validated_data)
+        pairs = parse_keycloak_query(data.pop("q", ""))
+        pairs.update(self.context["attributes"])
+        return criteria_from_attributes(UserCriteria(**data), pairs)
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class PasswordSerializer(StrictSerializer):
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+
+
+class ResetPasswordRequestSerializer(StrictSerializer):
+    ttl_seconds = serializers.IntegerField(required=False, help_text="Time to live: 60 s to 24 h, 1 h by default.")
+
+
+class ResetTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once; only its hash is stored.")
+    expires_at = serializers.DateTimeField()
+
+
+class RedeemResetSerializer(StrictSerializer):
+    token = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class RecordLoginSerializer(StrictSerializer):
+    client = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    ip = serializers.IPAddressField(required=False, allow_null=True, default=None)
+
+
+class UserLoginSerializer(serializers.Serializer):
+    last_login_at = serializers.DateTimeField()
+    login_count = serializers.IntegerField()
+    last_client = serializers.CharField()
+    last_ip = serializers.IPAddressField(allow_null=True)
+
+
+class RoleSerializer(StrictSerializer, serializers.ModelSerializer):
+    class Meta:
+        model = Role
+        fields = ["name", "description"]
+        extra_kwargs = {"name": {"validators": []}}
+        validators = []
+
+    def validate_name(self, value):
+        return services.validate_name(value, "role")
+
+    def create(self, validated_data):
+        return services.create_role(self.context["tenant"], **validated_data)
+
+
+class GroupSerializer(StrictSerializer, serializers.ModelSerializer):
+    parent = serializers.UUIDField(source="parent_id", required=False, allow_null=True,
+                                   help_text="The id of the parent group; none for a top-level group.")
+
+    class Meta:
+        model = Group
+        fields = ["id", "name", "path", "parent"]
+        read_only_fields = ["id", "path"]
+        validators = []
+
+    def validate_name(self, value):
+        return services.validate_name(value, "group")
+
+    def validate(self, attrs):
+        parent_id = attrs.pop("parent_id", None)
+        if parent_id is not None:
+            parent = Group.objects.filter(tenant=self.context["tenant"], pk=parent_id).first()
+            if parent is None:
+                raise serializers.ValidationError({"parent": ["No such group in this tenant."]})
+            attrs["parent"] = parent
+        return attrs
+
+    def create(self, validated_data):
+        return services.create_group(self.context["tenant"], **validated_data)
+
+
+class RoleNamesSerializer(StrictSerializer):
+    roles = serializers.ListField(child=serializers.CharField(), max_length=1000)
+
+
+class GroupPathsSerializer(StrictSerializer):
+    groups = serializers.ListField(child=serializers.CharField(), max_length=1000)

@@ -1,0 +1,139 @@
+"""`/v1/users`: CRUD, Keycloak-style search and count, lifecycle and login tracking."""
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from users import search, services
+from users.api.base import TenantViewSet
+from users.api.errors import ErrorSerializer
+from users.api.pagination import PAGING_PARAMS
+from users.api.serializers import (
+    CountSerializer,
+    RecordLoginSerializer,
+    UserCreateSerializer,
+    UserLoginSerializer,
+    UserSearchParamsSerializer,
+    UserSerializer,
+)
+from users.models import Group, Role, User, UserLogin
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` says what to correct."),
+    401: OpenApiResponse(ErrorSerializer, description="No or bad credential."),
+    403: OpenApiResponse(ErrorSerializer, description="The credential lacks the scope."),
+    404: OpenApiResponse(ErrorSerializer, description="No such object in the caller's tenant."),
+}
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Username, email, phone or id already taken.")}
+ATTRIBUTE_FILTER = OpenApiParameter(
+    "attr.<name>", OpenApiTypes.STR, description="Custom attribute equality, e.g. `attr.department=sales`."
+)
+
+
+def user_queryset():
+    """Users with their role names and group paths: three queries for any page size."""
+    return User.objects.prefetch_related(
+        Prefetch("roles", queryset=Role.objects.only("id", "name")),
+        Prefetch("identity_groups", queryset=Group.objects.only("id", "path")),
+    )
+
+
+def _search_criteria(request) -> search.UserCriteria:
+    params = {k: v for k, v in request.query_params.items() if k not in PAGING_PARAMS and not k.startswith("attr.")}
+    attributes = {k[len("attr."):]: v for k, v in request.query_params.items() if k.startswith("attr.")}
+    serializer = UserSearchParamsSerializer(data=params, context={"attributes": attributes})
+    serializer.is_valid(raise_exception=True)
+    return serializer.to_criteria()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List users", description="Ordered by username; no total count is computed.",
+                       responses={200: UserSerializer(many=True), **ERRORS}),
+    create=extend_schema(summary="Create a user", request=UserCreateSerializer,
+                         responses={201: UserSerializer, **ERRORS, **CONFLICT}),
+    retrieve=extend_schema(summary="Get a user", responses={200: UserSerializer, **ERRORS}),
+    update=extend_schema(summary="Replace a user", description="Writable fields not given return to defaults.",
+                         responses={200: UserSerializer, **ERRORS, **CONFLICT}),
+    partial_update=extend_schema(summary="Change some fields of a user",
+                                 responses={200: UserSerializer, **ERRORS, **CONFLICT}),
+    destroy=extend_schema(summary="Delete a user", responses={204: None, **ERRORS}),
+)
+class UserViewSet(
+    TenantViewSet,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+):
+    serializer_class = UserSerializer
+    cursor_field = "username"
+
+    def get_queryset(self):
+        return user_queryset().filter(tenant=self.tenant)
+
+    def get_serializer_class(self):
+        return UserCreateSerializer if self.action == "create" else UserSerializer
+
+    def list(self, request, *args, **kwargs):
+        unknown = sorted(set(request.query_params) - PAGING_PARAMS)
+        if unknown:
+            raise ValidationError({name: ["Unknown parameter; filters belong to /v1/users:search."] for name in unknown})
+        return super().list(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        services.delete_user(instance)
+
+    @extend_schema(
+        summary="Search users by attributes", operation_id="users_search",
+        description=(
+            "Keycloak's search semantics. `search`: `foo`/`foo*` prefix, `*foo*` substring, `\"foo\"` exact, `*` "
+            "everyone, over username, email, first and last name; several words must all match. Field filters "
+            "match a substring, or the whole value with `exact=true`. Substrings under 3 characters match as "
+            "prefixes (no index can serve shorter substrings)."
+        ),
+        parameters=[UserSearchParamsSerializer, ATTRIBUTE_FILTER],
+        responses={200: UserSerializer(many=True), **ERRORS},
+    )
+    def search(self, request):
+        queryset = search.search_users(self.tenant, _search_criteria(request), user_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Count users matching a search", operation_id="users_count",
+        description="Takes the filters of `:search`. Keycloak calls it when it pages across providers.",
+        parameters=[UserSearchParamsSerializer, ATTRIBUTE_FILTER],
+        responses={200: CountSerializer, **ERRORS},
+    )
+    def count(self, request):
+        queryset = search.search_users(self.tenant, _search_criteria(request))
+        return Response({"count": queryset.count()})
+
+    @extend_schema(summary="Deactivate a user", operation_id="users_deactivate", request=None, responses={200: UserSerializer, **ERRORS})
+    def deactivate(self, request, pk):
+        return Response(UserSerializer(services.deactivate_user(self.get_object())).data)
+
+    @extend_schema(summary="Reactivate a user", operation_id="users_reactivate", request=None, responses={200: UserSerializer, **ERRORS})
+    def reactivate(self, request, pk):
+        return Response(UserSerializer(services.reactivate_user(self.get_object())).data)
+
+    @extend_schema(summary="Record a login", operation_id="users_record_login", request=RecordLoginSerializer, responses={204: None, **ERRORS})
+    def record_login(self, request, pk):
+        user = self.tenant_user(pk)
+        serializer = RecordLoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.record_login(user, **serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Last login of a user", operation_id="users_last_login", responses={200: UserLoginSerializer, **ERRORS})
+    def last_login(self, request, pk):
+        login = UserLogin.objects.filter(user=self.tenant_user(pk)).first()
+        if login is None:
+            return Response(
+                {"code": "not_found", "message": "This user has not logged in yet."}, status=status.HTTP_404_NOT_FOUND
+            )
+        return Response(UserLoginSerializer(login).data)

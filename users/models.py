@@ -1,0 +1,194 @@
+"""Identity records. Every row belongs to one tenant; uniqueness is per tenant.
+
+The PostgreSQL-only search indexes (pg_trgm, lower() expressions, JSONB GIN) live in
+migration 0002, since SQLite (the `make run` default) cannot build them.
+"""
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin, UserManager
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from .fields import ByteOrderCharField
+
+
+class Tenant(models.Model):
+    """A brand: one Keycloak realm."""
+
+    slug = models.SlugField(max_length=63, unique=True)
+    display_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.slug
+
+
+DEFAULT_OPERATOR_TENANT = "default"
+
+
+class IdentityUserManager(UserManager):
+    use_in_migrations = False
+
+    def get_by_natural_key(self, username):
+        """`tenant/username`, or a bare username in the default tenant (where operators live)."""
+        slug, _, name = username.rpartition("/")
+        return self.get(tenant__slug=slug or DEFAULT_OPERATOR_TENANT, username=name.lower())
+
+    def _create_user_object(self, username, email, password, **extra_fields):
+        # Operators made by `createsuperuser` land in the default tenant.
+        if "tenant" not in extra_fields and "tenant_id" not in extra_fields:
+            extra_fields["tenant"] = Tenant.objects.get_or_create(
+                slug=DEFAULT_OPERATOR_TENANT, defaults={"display_name": "Default"}
+            )[0]
+        user = super()._create_user_object(username, email, password, **extra_fields)
+        user.username = user.username.lower()
+        user.email = (user.email or "").lower() or None
+        return user
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. `id` is the UUID every other service keys on and the `sub` of every token.
+
+    `is_active` is Keycloak's "enabled". Django's own `groups`/`user_permissions` only govern
+    operators' access to the admin; identity roles and groups are `roles`/`identity_groups`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: the unique (tenant, username) index leads with it.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users", db_index=False)
+    username = ByteOrderCharField(max_length=255)
+    email = ByteOrderCharField(max_length=254, null=True, blank=True)
+    email_verified = models.BooleanField(default=False)
+    phone_number = models.CharField(max_length=20, null=True, blank=True)
+    phone_verified = models.BooleanField(default=False)
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    is_staff = models.BooleanField(default=False)
+    attributes = models.JSONField(default=dict, blank=True)
+    roles = models.ManyToManyField("Role", blank=True, related_name="users")
+    identity_groups = models.ManyToManyField(
+        "Group", blank=True, related_name="members", verbose_name="groups (identity)"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IdentityUserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "username"], name="user_username_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "email"], condition=Q(email__isnull=False), name="user_email_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "phone_number"],
+                condition=Q(phone_number__isnull=False),
+                name="user_phone_per_tenant",
+            ),
+            models.CheckConstraint(condition=Q(username=Lower("username")), name="user_username_lowercase"),
+        ]
+
+    def __str__(self):
+        return self.username
+
+    def get_full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self):
+        return self.first_name
+
+
+class Role(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="role_name_per_tenant")]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Group(models.Model):
+    """A nested group; `path` (such as `/brand/admins`) is derived from the parent chain."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="identity_groups")
+    name = models.CharField(max_length=255)
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    path = ByteOrderCharField(max_length=1024, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "path"], name="group_path_per_tenant")]
+        ordering = ["path"]
+
+    def __str__(self):
+        return self.path
+
+
+class UserLogin(models.Model):
+    """Last-login tracking: one row per user, upserted on every login."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="login")
+    last_login_at = models.DateTimeField()
+    login_count = models.PositiveIntegerField(default=0)
+    last_client = models.CharField(max_length=255, blank=True, default="")
+    last_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["last_login_at"], name="userlogin_last_login_at")]
+
+
+class ApiClient(models.Model):
+    """A machine credential. Only a SHA-256 of the secret is stored; the token is shown once.
+
+    The token is `<key>.<secret>`: `key` finds the row through an index, and the secret's hash is
+    compared in constant time. SHA-256 suffices because the secret is 256 random bits.
+    """
+
+    SCOPES = [
+        ("users:read", "Read users, roles and groups"),
+        ("users:write", "Create, change and delete users, roles and groups"),
+        ("credentials:verify", "Check passwords"),
+    ]
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")
+    name = models.CharField(max_length=200)
+    key = models.CharField(max_length=32, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="apiclient_name_per_tenant")]
+
+    def __str__(self):
+        return f"{self.tenant.slug}/{self.name}"
+
+    @property
+    def is_revoked(self):
+        return self.revoked_at is not None
+
+
+class PasswordResetToken(models.Model):
+    """A single-use credential-reset intent, stored as a SHA-256 of its random token."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_resets")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,425 @@
+"""Domain operations on users, roles, groups, logins and API clients.
+
+The only place that writes these models. Field problems raise Django's `ValidationError` keyed by
+field; uniqueness is left to database constraints and surfaces as `Conflict`.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+import phonenumbers
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import ApiClient, Group, PasswordResetToken, Role, Tenant, User, UserLogin
+
+
+class Conflict(Exception):
+    """A uniqueness constraint refused the write; `field` names what collided."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class NotFound(Exception):
+    pass
+
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@+-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+MAX_ATTRIBUTE_NAMES = 100
+MAX_ATTRIBUTE_VALUES = 100
+MAX_ATTRIBUTE_VALUE_LENGTH = 2048
+MAX_ATTRIBUTES_TOTAL_LENGTH = 64 * 1024
+# Names that are columns, not attributes: they must be set through their own fields.
+RESERVED_ATTRIBUTE_NAMES = {
+    "id", "username", "email", "email_verified", "emailVerified", "phone_number", "phone_verified",
+    "first_name", "firstName", "last_name", "lastName", "enabled", "createdTimestamp",
+}
+
+# Constraint name (PostgreSQL) or "table.column" (SQLite) -> API field.
+_CONFLICT_FIELDS = {
+    "user_username_per_tenant": "username",
+    "users_user.username": "username",
+    "user_email_per_tenant": "email",
+    "users_user.email": "email",
+    "user_phone_per_tenant": "phone_number",
+    "users_user.phone_number": "phone_number",
+    "users_user_pkey": "id",
+    "users_user.id": "id",
+    "role_name_per_tenant": "name",
+    "users_role.name": "name",
+    "group_path_per_tenant": "name",
+    "users_group.path": "name",
+    "apiclient_name_per_tenant": "name",
+    "users_apiclient.name": "name",
+}
+_CONFLICT_MESSAGES = {
+    "username": "This username is already taken in this tenant.",
+    "email": "Another user of this tenant already has this email address.",
+    "phone_number": "Another user of this tenant already has this phone number.",
+    "id": "A user with this id already exists.",
+    "name": "This name is already taken in this tenant.",
+}
+
+
+def _conflict_from(error: IntegrityError) -> Conflict:
+    cause = error.__cause__
+    diag = getattr(cause, "diag", None)
+    key = getattr(diag, "constraint_name", None)
+    if key is None:  # SQLite: "UNIQUE constraint failed: users_user.tenant_id, users_user.email"
+        key = str(error).rsplit(" ", 1)[-1]
+    field = _CONFLICT_FIELDS.get(key)
+    if field is None:
+        raise error
+    return Conflict(field, _CONFLICT_MESSAGES[field])
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# --- normalisation and validation -------------------------------------------------------------
+
+
+def normalise_username(value: str) -> str:
+    value = (value or "").strip().lower()
+    if not value:
+        raise ValidationError("A username is required.")
+    if len(value) > 255:
+        raise ValidationError("A username has at most 255 characters.")
+    if not USERNAME_RE.match(value):
+        raise ValidationError(
+            "A username may contain only letters, digits and . _ @ + -, and starts with a letter or digit."
+        )
+    return value
+
+
+def normalise_email(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    if not value:
+        return None
+    validate_email(value)
+    return value
+
+
+def normalise_phone(value: str | None) -> str | None:
+    """E.164, so that one number has one spelling and the unique index holds.
+
+    Numbers must be possible (right length for their country), not listed as assigned: numbering
+    plans change faster than the library, and test ranges such as +1 555 must work.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        number = phonenumbers.parse(value, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValidationError("Enter a phone number in international form, such as +15551234567.")
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError("This is not a valid phone number; give it in international form, such as +15551234567.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_attributes(value) -> dict[str, list[str]]:
+    """Keycloak-style attributes: a map of name -> list of strings, bounded in size."""
+    if not isinstance(value, dict):
+        raise ValidationError("Attributes are a map of name to a list of strings.")
+    if len(value) > MAX_ATTRIBUTE_NAMES:
+        raise ValidationError(f"At most {MAX_ATTRIBUTE_NAMES} attribute names are allowed.")
+    total = 0
+    cleaned = {}
+    for name, values in value.items():
+        if not ATTRIBUTE_NAME_RE.match(name):
+            raise ValidationError(f"Attribute name {name[:60]!r} may contain only letters, digits and _ . : -.")
+        if name in RESERVED_ATTRIBUTE_NAMES:
+            raise ValidationError(f"{name!r} is a user field, not an attribute: set it through its own field.")
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValidationError(f"Attribute {name!r} must be a list of strings.")
+        if len(values) > MAX_ATTRIBUTE_VALUES:
+            raise ValidationError(f"Attribute {name!r} has more than {MAX_ATTRIBUTE_VALUES} values.")
+        for v in values:
+            if len(v) > MAX_ATTRIBUTE_VALUE_LENGTH:
+                raise ValidationError(
+                    f"A value of attribute {name!r} is longer than {MAX_ATTRIBUTE_VALUE_LENGTH} characters."
+                )
+            total += len(v)
+        total += len(name)
+        cleaned[name] = values
+    if total > MAX_ATTRIBUTES_TOTAL_LENGTH:
+        raise ValidationError(f"Attributes exceed {MAX_ATTRIBUTES_TOTAL_LENGTH} characters in all.")
+    return cleaned
+
+
+def validate_name(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value or len(value) > 255 or not NAME_RE.match(value):
+        raise ValidationError(
+            f"A {what} name has 1 to 255 letters, digits or _ . : -, and starts with a letter or digit."
+        )
+    return value
+
+
+def check_password_strength(password: str, user: User | None = None) -> str:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    return password
+
+
+# --- users ------------------------------------------------------------------------------------
+
+USER_FIELD_DEFAULTS = {
+    "email": None,
+    "email_verified": False,
+    "phone_number": None,
+    "phone_verified": False,
+    "first_name": "",
+    "last_name": "",
+    "is_active": True,
+    "attributes": {},
+}
+
+
+def _save(instance, **kwargs):
+    try:
+        with transaction.atomic():
+            instance.save(**kwargs)
+    except IntegrityError as error:
+        raise _conflict_from(error) from None
+    return instance
+
+
+@transaction.atomic
+def create_user(tenant: Tenant, *, username: str, password: str | None = None, **fields) -> User:
+    """Create a user; an `id` may be given so that an imported Keycloak UUID is kept."""
+    if fields.get("id") is None:
+        fields.pop("id", None)
+    user = User(tenant=tenant, username=username, **fields)
+    if not user.is_active:
+        user.deactivated_at = timezone.now()
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    return _save(user, force_insert=True)
+
+
+@transaction.atomic
+def update_user(user: User, changes: dict, *, replace: bool = False) -> User:
+    """Apply changed fields; with `replace`, fields not given return to their defaults (PUT)."""
+    if replace:
+        changes = {**USER_FIELD_DEFAULTS, **changes}
+    active = changes.pop("is_active", user.is_active)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    _set_active(user, active)
+    return _save(user)
+
+
+def _set_active(user: User, active: bool):
+    if active == user.is_active:
+        return
+    user.is_active = active
+    user.deactivated_at = None if active else timezone.now()
+
+
+def deactivate_user(user: User) -> User:
+    return update_user(user, {"is_active": False})
+
+
+def reactivate_user(user: User) -> User:
+    return update_user(user, {"is_active": True})
+
+
+def delete_user(user: User):
+    user.delete()
+
+
+def set_password(user: User, password: str):
+    check_password_strength(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    # A new password spends any reset token still outstanding.
+    user.password_resets.filter(used_at__isnull=True).update(used_at=timezone.now())
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Check a password in constant time; deactivated users never pass.
+
+    A user without a usable password still costs one hash, so the answer's timing does not say
+    whether a password is set.
+    """
+    if not user.has_usable_password():
+        make_password(password)
+        return False
+    valid = user.check_password(password)  # upgrades an outdated hash on success
+    return valid and user.is_active
+
+
+def issue_password_reset(user: User, ttl_seconds: int | None = None) -> tuple[str, PasswordResetToken]:
+    """A single-use reset token (Kanidm's credential-reset intent); only its hash is stored."""
+    ttl = ttl_seconds or settings.PASSWORD_RESET_TTL_SECONDS
+    if not 60 <= ttl <= settings.PASSWORD_RESET_MAX_TTL_SECONDS:
+        raise ValidationError({"ttl_seconds": f"Between 60 and {settings.PASSWORD_RESET_MAX_TTL_SECONDS} seconds."})
+    token = secrets.token_urlsafe(32)
+    reset = PasswordResetToken.objects.create(
+        user=user, token_hash=_sha256(token), expires_at=timezone.now() + timedelta(seconds=ttl)
+    )
+    return token, reset
+
+
+@transaction.atomic
+def redeem_password_reset(tenant: Tenant, token: str, password: str) -> User:
+    """Spend a reset token and set the password; the token cannot be spent twice, even concurrently."""
+    now = timezone.now()
+    reset = (
+        PasswordResetToken.objects.select_for_update()
+        .select_related("user")
+        .filter(token_hash=_sha256(token or ""), user__tenant=tenant, used_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if reset is None or not reset.user.is_active:
+        raise ValidationError({"token": "This reset token is unknown, used or expired: ask for a new one."})
+    check_password_strength(password, reset.user)
+    set_password(reset.user, password)
+    return reset.user
+
+
+def record_login(user: User, *, client: str = "", ip: str | None = None) -> UserLogin:
+    """Upsert the user's login row; concurrent first logins meet at the primary key."""
+    now = timezone.now()
+    values = {"last_login_at": now, "last_client": client[:255], "last_ip": ip or None}
+    if UserLogin.objects.filter(user=user).update(login_count=F("login_count") + 1, **values):
+        return UserLogin.objects.get(user=user)
+    try:
+        with transaction.atomic():
+            return UserLogin.objects.create(user=user, login_count=1, **values)
+    except IntegrityError:
+        UserLogin.objects.filter(user=user).update(login_count=F("login_count") + 1, **values)
+        return UserLogin.objects.get(user=user)
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+def create_role(tenant: Tenant, name: str, description: str = "") -> Role:
+    return _save(Role(tenant=tenant, name=validate_name(name, "role"), description=description))
+
+
+def delete_role(role: Role):
+    role.delete()
+
+
+def _roles_by_name(tenant: Tenant, names: list[str]) -> list[Role]:
+    roles = list(Role.objects.filter(tenant=tenant, name__in=set(names)))
+    missing = sorted(set(names) - {r.name for r in roles})
+    if missing:
+        raise ValidationError({"roles": f"Unknown roles: {', '.join(missing)}. Create them first."})
+    return roles
+
+
+@transaction.atomic
+def set_user_roles(user: User, names: list[str]):
+    user.roles.set(_roles_by_name(user.tenant, names))
+    User.objects.filter(pk=user.pk).update(updated_at=timezone.now())
+
+
+def add_user_role(user: User, role: Role):
+    user.roles.add(role)
+
+
+def remove_user_role(user: User, role: Role):
+    user.roles.remove(role)
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+
+def create_group(tenant: Tenant, name: str, parent: Group | None = None) -> Group:
+    name = validate_name(name, "group")
+    if parent is not None and parent.tenant_id != tenant.id:
+        raise NotFound("No such parent group.")
+    path = f"{parent.path if parent else ''}/{name}"
+    return _save(Group(tenant=tenant, name=name, parent=parent, path=path))
+
+
+def delete_group(group: Group):
+    """Subgroups go with their parent, as in Keycloak."""
+    group.delete()
+
+
+@transaction.atomic
+def set_user_groups(user: User, paths: list[str]):
+    groups = list(Group.objects.filter(tenant=user.tenant, path__in=set(paths)))
+    missing = sorted(set(paths) - {g.path for g in groups})
+    if missing:
+        raise ValidationError({"groups": f"Unknown groups: {', '.join(missing)}. Create them first."})
+    user.identity_groups.set(groups)
+    User.objects.filter(pk=user.pk).update(updated_at=timezone.now())
+
+
+def add_user_group(user: User, group: Group):
+    user.identity_groups.add(group)
+
+
+def remove_user_group(user: User, group: Group):
+    user.identity_groups.remove(group)
+
+
+# --- API clients ------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "idb_"
+KNOWN_SCOPES = {scope for scope, _ in ApiClient.SCOPES}
+
+
+def create_api_client(tenant: Tenant, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+    """Create a client and return its token, which is never shown again."""
+    unknown = sorted(set(scopes) - KNOWN_SCOPES)
+    if unknown:
+        raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
+    key = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    client = _save(
+        ApiClient(tenant=tenant, name=name, key=key, secret_hash=_sha256(secret), scopes=sorted(set(scopes)))
+    )
+    return client, f"{TOKEN_PREFIX}{key}.{secret}"
+
+
+def authenticate_api_client(token: str) -> ApiClient | None:
+    if not token.startswith(TOKEN_PREFIX) or "." not in token:
+        return None
+    key, _, secret = token[len(TOKEN_PREFIX):].partition(".")
+    client = ApiClient.objects.select_related("tenant").filter(key=key).first()
+    if client is None or client.is_revoked:
+        _sha256(secret)  # same work either way
+        return None
+    if not hmac.compare_digest(client.secret_hash, _sha256(secret)):
+        return None
+    now = timezone.now()
+    resolution = timedelta(seconds=settings.API_CLIENT_LAST_USED_RESOLUTION_SECONDS)
+    if client.last_used_at is None or now - client.last_used_at > resolution:
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        client.last_used_at = now
+    return client
+
+
+def revoke_api_client(client: ApiClient):
+    if client.revoked_at is None:
+        client.revoked_at = timezone.now()
+        client.save(update_fields=["revoked_at"])
