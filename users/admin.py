@@ -14,7 +14,10 @@ from .models import ApiClient, Group, Role, Tenant, User, UserLogin
 
 
 class EstimatedCountPaginator(Paginator):
-    """Unfiltered lists on PostgreSQL use the planner's row estimate instead of COUNT(*)."""
+    """Unfiltered lists on PostgreSQL use the planner's row estimate instead of COUNT(*);
+    small tables, where counting is cheap and exactness shows, are still counted."""
+
+    exact_below = 10_000
 
     @cached_property
     def count(self):
@@ -24,7 +27,7 @@ class EstimatedCountPaginator(Paginator):
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
                                [self.object_list.model._meta.db_table])
                 row = cursor.fetchone()
-            if row and row[0] > 10_000:
+            if row and row[0] >= self.exact_below:
                 return int(row[0])
         return super().count
 
@@ -101,6 +104,9 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"fields": ["tenant", "username", "email", "usable_password", "password1",
                                         "password2"]})]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term:

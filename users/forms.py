@@ -1,4 +1,4 @@
-from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 
 from . import services
@@ -21,7 +21,7 @@ class NormalisedFieldsMixin:
         return services.validate_attributes(self.cleaned_data.get("attributes") or {})
 
 
-class UserCreationForm(NormalisedFieldsMixin, BaseUserCreationForm):
+class UserCreationForm(NormalisedFieldsMixin, AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("tenant", "username", "email")
