@@ -51,9 +51,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, bindir: Path, fast: bool):
+    def __init__(self, bindir: Path, fast: bool, settings: list[str] = ()):
         self.bindir = bindir
         self.fast = fast
+        self.settings = list(settings)
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="identity-pg-"))
         self.data = self.root / "data"
@@ -80,6 +81,7 @@ class Server:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=200"
         if self.fast:  # durability is worthless for a test database
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
                   "-w", "-t", "60", "start", stdout=subprocess.DEVNULL)
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "identity")
@@ -95,12 +97,14 @@ class Server:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--durable", action="store_true", help="keep fsync on (for benchmarks)")
+    parser.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a server setting, as postgres -c takes it (repeatable)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give a command after --")
-    server = Server(install_server(), fast=not args.durable)
+    server = Server(install_server(), fast=not args.durable, settings=args.settings)
     try:
         server.start()
         return subprocess.call(command, env={**os.environ, "DATABASE_URL": server.url})

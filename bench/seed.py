@@ -1,0 +1,183 @@
+"""Seed N users for the benchmarks, fast: `python -m bench.seed --users 1000000`.
+
+Rows are generated inside PostgreSQL (`INSERT … SELECT generate_series`), in batches so that
+progress shows. The users table's secondary indexes are dropped first and rebuilt at the end, two
+at a time (one per core), which is much faster than maintaining them row by row. Everyone shares
+one Argon2 hash of `BENCH_PASSWORD`, made with the configured cost, so logins cost what they would.
+"""
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import django
+
+FIRST_NAMES = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William",
+               "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
+               "Charles", "Karen", "Christopher", "Nancy", "Daniel", "Lisa", "Matthew", "Betty", "Anthony",
+               "Margaret", "Mark", "Sandra", "Donald", "Ashley"]
+LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+              "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
+              "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez",
+              "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen",
+              "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell",
+              "Carter", "Roberts"]
+DEPARTMENTS = ["sales", "support", "engineering", "marketing", "finance", "legal", "operations", "design"]
+DOMAINS = ["example.com", "mail.example.org", "corp.example.net", "fans.example.io"]
+BENCH_PASSWORD = "bench-password-1"
+TENANT = "bench"
+BATCH = 100_000
+# One user in RARE_EVERY has the rare last name: the "rare substring" of the search benchmarks.
+RARE_EVERY = 100_000
+RARE_LAST_NAME = "Quaintrelle"
+
+
+def uuid_of(i: int) -> str:
+    """The id of bench user i, known to the load scripts without a lookup."""
+    return "00000000-0000-4000-8000-" + f"{i:012d}"
+
+
+def log(message):
+    print(f"[seed] {message}", file=sys.stderr, flush=True)
+
+
+USERS_SQL = """
+INSERT INTO users_user (id, tenant_id, username, email, email_verified, phone_number, phone_verified,
+    first_name, last_name, is_active, deactivated_at, is_staff, is_superuser, attributes, created_at,
+    updated_at, password, last_login)
+SELECT
+    ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
+    %(tenant)s,
+    lower(f.name) || '.' || lower(l.name) || i,
+    lower(f.name) || '.' || lower(l.name) || i || '@' || (%(domains)s::text[])[1 + i %% 4],
+    i %% 3 <> 0,
+    '+1555' || lpad(i::text, 7, '0'),
+    i %% 2 = 0,
+    f.name,
+    CASE WHEN i %% %(rare_every)s = 0 THEN %(rare)s ELSE l.name END,
+    i %% 50 <> 0,
+    CASE WHEN i %% 50 = 0 THEN now() END,
+    false,
+    false,
+    jsonb_build_object('department', jsonb_build_array((%(departments)s::text[])[1 + i %% 8]),
+                       'employee_id', jsonb_build_array('E' || i)),
+    now() - make_interval(secs => i),
+    now(),
+    %(password)s,
+    NULL
+FROM generate_series(%(start)s, %(stop)s) AS i,
+     LATERAL (SELECT (%(first)s::text[])[1 + i %% 32] AS name) f,
+     LATERAL (SELECT (%(last)s::text[])[1 + (i / 32) %% 50] AS name) l
+"""
+
+
+def secondary_indexes(cursor):
+    """Every index of users_user but the primary key, with its definition."""
+    cursor.execute("""
+        SELECT i.relname, pg_get_indexdef(i.oid), c.conname
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        LEFT JOIN pg_constraint c ON c.conindid = i.oid
+        WHERE x.indrelid = 'users_user'::regclass AND NOT x.indisprimary
+    """)
+    return cursor.fetchall()
+
+
+def seed(count: int, workers: int = 2) -> dict:
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection, connections
+
+    from users.models import Group, Role, Tenant
+
+    started = time.monotonic()
+    tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"display_name": "Benchmarks"})
+    password = make_password(BENCH_PASSWORD)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM users_user WHERE tenant_id = %s", [tenant.id])
+        if cursor.fetchone()[0]:
+            raise SystemExit(f"Tenant {TENANT!r} already has users; seed into a fresh database.")
+        indexes = secondary_indexes(cursor)
+        for name, _, constraint in indexes:
+            if constraint:
+                cursor.execute(f'ALTER TABLE users_user DROP CONSTRAINT "{constraint}"')
+            else:
+                cursor.execute(f'DROP INDEX "{name}"')
+        cursor.execute("SET synchronous_commit = off")
+        for start in range(1, count + 1, BATCH):
+            stop = min(start + BATCH - 1, count)
+            cursor.execute(USERS_SQL, {
+                "tenant": tenant.id, "start": start, "stop": stop, "password": password, "first": FIRST_NAMES,
+                "last": LAST_NAMES, "departments": DEPARTMENTS, "domains": DOMAINS, "rare": RARE_LAST_NAME,
+                "rare_every": RARE_EVERY,
+            })
+            elapsed = time.monotonic() - started
+            log(f"{stop:>10,} users  {stop / elapsed:>9,.0f} rows/s")
+        inserted = time.monotonic() - started
+
+        roles = {name: Role.objects.get_or_create(tenant=tenant, name=name)[0].id for name in ("fan", "admin")}
+        group = Group.objects.filter(tenant=tenant, path="/bench").first()
+        if group is None:
+            from users.services import create_group
+
+            group = create_group(tenant, "bench")
+        # Every tenth user is a fan, every thousandth an admin; every hundredth is in /bench.
+        cursor.execute("""
+            INSERT INTO users_user_roles (user_id, role_id)
+            SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, %s
+            FROM generate_series(10, %s, 10) i
+        """, [roles["fan"], count])
+        cursor.execute("""
+            INSERT INTO users_user_roles (user_id, role_id)
+            SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, %s
+            FROM generate_series(1000, %s, 1000) i
+        """, [roles["admin"], count])
+        cursor.execute("""
+            INSERT INTO users_user_identity_groups (user_id, group_id)
+            SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, %s
+            FROM generate_series(100, %s, 100) i
+        """, [group.id, count])
+
+    log(f"rebuilding {len(indexes)} indexes, {workers} at a time")
+    index_started = time.monotonic()
+
+    def rebuild(item):
+        name, definition, constraint = item
+        db = connections.create_connection("default")
+        try:
+            with db.cursor() as c:
+                c.execute("SET maintenance_work_mem = '512MB'")
+                c.execute("SET max_parallel_maintenance_workers = 0")
+                c.execute(definition)
+                if constraint:
+                    c.execute(f'ALTER TABLE users_user ADD CONSTRAINT "{constraint}" UNIQUE USING INDEX "{name}"')
+            log(f"  {name} built after {time.monotonic() - index_started:.1f}s")
+        finally:
+            db.close()
+
+    # Largest first, so that the two workers finish together.
+    order = sorted(indexes, key=lambda item: "gin" not in item[1])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(rebuild, order))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE users_user")
+        cursor.execute("ANALYZE users_user_roles")
+        cursor.execute("ANALYZE users_user_identity_groups")
+    total = time.monotonic() - started
+    result = {"users": count, "seconds": round(total, 1), "rows_per_second": round(count / total),
+              "insert_seconds": round(inserted, 1), "index_seconds": round(time.monotonic() - index_started, 1)}
+    log(f"{count:,} users in {total:.1f}s ({result['rows_per_second']:,} users/s, indexes included)")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
+    django.setup()
+    seed(args.users)
+
+
+if __name__ == "__main__":
+    main()
