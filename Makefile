@@ -6,7 +6,9 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test schema check-schema clean
+N ?= 1000000
+
+.PHONY: run test bench schema clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,12 @@ run: $(STAMP)
 ## Install what is missing (PostgreSQL included), start a private PostgreSQL, run every test.
 test: $(STAMP)
 	$(PY) -m tests.postgres -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \
+		$(PY) -m bench.run --users $(N)
 
 ## Regenerate the committed OpenAPI schema after an API change.
 schema: $(STAMP)

@@ -1,0 +1,248 @@
+"""`make bench`: seed N users, serve the API under gunicorn, load it with wrk, report.
+
+Run through `python -m tests.postgres --durable -- python -m bench.run --users N` (the Makefile
+does), so that a private PostgreSQL holds the data. Every figure is the median of `--runs` runs;
+targets are ratios to the bare reference view measured in the same run (bench/reference.py).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import django
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+LUA = ROOT / "bench" / "wrk" / "request.lua"
+
+LOOKUPS = {
+    "reference (bare DRF, no auth)": "/bench/reference/{id}",
+    "lookup by id": "/v1/users/{id}",
+    "lookup by username": "/v1/users:search?username={username}&exact=true&max=1",
+    "lookup by email": "/v1/users:search?email={email}&exact=true&max=1",
+}
+SEARCHES = {
+    "search prefix (search=smi)": "/v1/users:search?search=smi&max=20",
+    "search prefix of one user": "/v1/users:search?search={username}&max=20",
+    "search substring, common (*mit*)": "/v1/users:search?search=*mit*&max=20",
+    "search substring, rare (*uaintrel*)": "/v1/users:search?search=*uaintrel*&max=20",
+    'search exact ("username")': '/v1/users:search?search=%22{username}%22&max=20',
+    "email substring (example.org)": "/v1/users:search?email=example.org&max=20",
+    "phone": "/v1/users:search?phone_number={phone}&max=20",
+    "attribute, rare (employee_id)": "/v1/users:search?attr.employee_id=E{i}&max=20",
+    "attribute, common (department)": "/v1/users:search?q=department:sales&max=20",
+    "enabled=false": "/v1/users:search?enabled=false&max=20",
+    "offset 100000 (first/max)": "/v1/users:search?search=*&first=100000&max=20",
+    "cursor page at any depth": "/v1/users:search?search=*&max=20&cursor={cursor}",
+    "count (search=smi)": "/v1/users:count?search=smi",
+    "count (everyone)": "/v1/users:count",
+}
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """The production server as the README recommends it: sync workers, one per core."""
+
+    def __init__(self, workers):
+        self.port = free_port()
+        self.workers = workers
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_CONN_MAX_AGE": "600",
+               "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", str(workers), "--worker-class", "sync",
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
+            cwd=ROOT, env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_peak_rss_mb(self):
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        peaks = []
+        for pid in children:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        return max(peaks) if peaks else None
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def wrk(url, path, users, auth, seconds, connections, threads):
+    env = {**os.environ, "BENCH_PATH": path, "BENCH_N": str(users), "BENCH_AUTH": auth or ""}
+    out = subprocess.run(
+        ["wrk", "--threads", str(threads), "--connections", str(connections), "--duration", f"{seconds}s",
+         "--timeout", "10s", "--script", str(LUA), url],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(server, name, path, args, auth):
+    wrk(server.url, path, args.users, auth, 2, args.connections, args.threads)  # warm-up
+    runs = [wrk(server.url, path, args.users, auth, args.duration, args.connections, args.threads)
+            for _ in range(args.runs)]
+    result = {
+        "path": path,
+        "rps": round(statistics.median(r["rps"] for r in runs), 1),
+        "p50_ms": round(statistics.median(r["p50_us"] for r in runs) / 1000, 2),
+        "p99_ms": round(statistics.median(r["p99_us"] for r in runs) / 1000, 2),
+        "errors": sum(r["errors"] for r in runs),
+    }
+    log(f"{name:<40} {result['rps']:>8,.0f} req/s  p50 {result['p50_ms']:>6.2f} ms  p99 {result['p99_ms']:>6.2f} ms"
+        + (f"  ERRORS {result['errors']}" if result["errors"] else ""))
+    return result
+
+
+def plans():
+    """EXPLAIN of every search shape on the seeded table: none may scan users_user sequentially."""
+    from bench.seed import TENANT
+    from users.models import Tenant
+    from users.search import UserCriteria, search_users
+
+    tenant = Tenant.objects.get(slug=TENANT)
+    shapes = {
+        "prefix": UserCriteria(search="smi"),
+        "substring": UserCriteria(search="*mit*"),
+        "rare substring": UserCriteria(search="*uaintrel*"),
+        "exact": UserCriteria(search='"james.smith32"'),
+        "username exact": UserCriteria(username="james.smith32", exact=True),
+        "email exact": UserCriteria(email="james.smith32@example.com", exact=True),
+        "email substring": UserCriteria(email="example.org"),
+        "phone": UserCriteria(phone_number="+15550000032"),
+        "attribute": UserCriteria(attributes={"employee_id": "E32"}),
+        "enabled=false": UserCriteria(enabled=False),
+    }
+    out = {}
+    for name, criteria in shapes.items():
+        queryset = search_users(tenant, criteria)
+        page = queryset.order_by("username")[:20].explain()
+        count = queryset.values("pk").explain()
+        out[name] = {"page": page, "count": count,
+                     "seq_scan": "Seq Scan on users_user" in page or "Seq Scan on users_user" in count}
+    return out
+
+
+def deep_cursor(users):
+    from users.api.pagination import KeysetOrOffsetPagination
+    from users.models import User
+
+    username = User.objects.filter(tenant__slug="bench").order_by("username").values_list(
+        "username", flat=True)[min(100_000, users // 2)]
+    return KeysetOrOffsetPagination._encode(username)
+
+
+def table(results):
+    lines = ["| measurement | req/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+    for name, r in results["http"].items():
+        lines.append(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
+
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.seed import TENANT, seed
+    from users import services
+    from users.models import ApiClient, Tenant
+
+    call_command("migrate", verbosity=0)
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
+                          f"{platform.python_version()}",
+               "users": args.users, "connections": args.connections, "runs": args.runs,
+               "seconds_per_run": args.duration}
+    log(f"seeding {args.users:,} users")
+    results["seeding"] = seed(args.users)
+    tenant = Tenant.objects.get(slug=TENANT)
+    ApiClient.objects.filter(tenant=tenant, name="bench").delete()
+    _, token = services.create_api_client(tenant, "bench", sorted(services.KNOWN_SCOPES))
+    auth = f"Bearer {token}"
+    cursor = deep_cursor(args.users)
+
+    server = Gunicorn(workers=os.cpu_count())
+    try:
+        results["http"] = {}
+        for name, path in {**LOOKUPS, **SEARCHES}.items():
+            results["http"][name] = measure(server, name, path.replace("{cursor}", cursor), args,
+                                            None if path.startswith("/bench/") else auth)
+        results["worker_peak_rss_mb"] = round(server.worker_peak_rss_mb(), 1)
+    finally:
+        server.stop()
+    results["plans"] = plans()
+
+    reference = results["http"]["reference (bare DRF, no auth)"]["rps"]
+    lookups = {k: v for k, v in results["http"].items() if k.startswith("lookup")}
+    searches = {k: v for k, v in results["http"].items() if not k.startswith(("lookup", "reference", "count"))}
+    counts = {k: v for k, v in results["http"].items() if k.startswith("count")}
+    results["targets"] = {
+        "lookups at >= 0.8x reference throughput": {k: round(v["rps"] / reference, 2) for k, v in lookups.items()},
+        "lookup p99 <= 10 ms": {k: v["p99_ms"] for k, v in lookups.items()},
+        "search p99 <= 15 ms": {k: v["p99_ms"] for k, v in searches.items()},
+        "count p99 <= 100 ms": {k: v["p99_ms"] for k, v in counts.items()},
+        "no sequential scan": [k for k, v in results["plans"].items() if v["seq_scan"]] or "none",
+        "seeding <= 60 s": results["seeding"]["seconds"],
+        "worker peak RSS <= 100 MB": results["worker_peak_rss_mb"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "latest.md").write_text(
+        f"Measured {results['date']} on {results['machine']}, {args.users:,} users, "
+        f"{args.connections} connections, median of {args.runs} runs of {args.duration} s.\n\n{table(results)}\n\n"
+        f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
+        f"indexes included). Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n"
+    )
+    print(table(results))
+    print(json.dumps(results["targets"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
