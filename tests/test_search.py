@@ -102,16 +102,23 @@ def test_bad_search_input_is_400(api, people, query, field):
 
 
 def test_search_list_has_a_fixed_query_count(api, tenant, people, django_assert_num_queries):
-    api.get("/v1/users?limit=1")  # the client's first call also stamps last_used_at
-    # auth lookup, users page, roles prefetch, groups prefetch
-    with django_assert_num_queries(4):
+    api.get("/v1/users?limit=1")  # the first call checks the token (then cached) and stamps last_used_at
+    # One query: the page, with role names and group paths as array subqueries.
+    with django_assert_num_queries(1):
         api.get("/v1/users:search?search=*&max=100")
     for i in range(20):
         UserFactory(tenant=tenant, username=f"extra{i}")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(1):
         api.get("/v1/users:search?search=*&max=100")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(1):
         api.get("/v1/users?limit=100")
+
+
+def test_a_token_costs_one_query_until_its_cache_entry_expires(api, settings, django_assert_num_queries):
+    settings.API_CLIENT_CACHE_SECONDS = 0
+    api.get("/v1/users?limit=1")
+    with django_assert_num_queries(2):  # the client, the page
+        api.get("/v1/users?limit=1")
 
 
 # --- every shape can use an index -----------------------------------------------------------

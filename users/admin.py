@@ -167,6 +167,7 @@ class ApiClientAdmin(TenantScopedAdmin):
         if change:
             obj.scopes = sorted(set(obj.scopes))
             obj.save()
+            services.forget_cached_clients()
             return
         client, token = services.create_api_client(obj.tenant, obj.name, obj.scopes)
         obj.pk, obj.key, obj.secret_hash = client.pk, client.key, client.secret_hash

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from datetime import timedelta
 
 import phonenumbers
@@ -401,9 +402,28 @@ def create_api_client(tenant: Tenant, name: str, scopes: list[str]) -> tuple[Api
     return client, f"{TOKEN_PREFIX}{key}.{secret}"
 
 
+# Validated clients by SHA-256 of their token, kept briefly so that a request costs no extra query.
+# A revocation therefore reaches every process within API_CLIENT_CACHE_SECONDS.
+_client_cache: dict[str, tuple[float, ApiClient]] = {}
+_CLIENT_CACHE_SIZE = 1024
+
+
 def authenticate_api_client(token: str) -> ApiClient | None:
     if not token.startswith(TOKEN_PREFIX) or "." not in token:
         return None
+    digest = _sha256(token)
+    cached = _client_cache.get(digest)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    client = _check_api_client(token)
+    if client is not None and settings.API_CLIENT_CACHE_SECONDS > 0:
+        if len(_client_cache) >= _CLIENT_CACHE_SIZE:
+            _client_cache.clear()
+        _client_cache[digest] = (time.monotonic() + settings.API_CLIENT_CACHE_SECONDS, client)
+    return client
+
+
+def _check_api_client(token: str) -> ApiClient | None:
     key, _, secret = token[len(TOKEN_PREFIX):].partition(".")
     client = ApiClient.objects.select_related("tenant").filter(key=key).first()
     if client is None or client.is_revoked:
@@ -423,3 +443,10 @@ def revoke_api_client(client: ApiClient):
     if client.revoked_at is None:
         client.revoked_at = timezone.now()
         client.save(update_fields=["revoked_at"])
+    forget_cached_clients()
+
+
+def forget_cached_clients():
+    """After a revocation or a scope change: this process forgets at once, others within
+    API_CLIENT_CACHE_SECONDS."""
+    _client_cache.clear()

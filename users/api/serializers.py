@@ -42,9 +42,13 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
         validators = []  # uniqueness is the database's job (409), not a racy pre-check (400)
 
     def get_roles(self, user) -> list[str]:
+        if hasattr(user, "role_names"):  # annotated by users.api.users.user_queryset
+            return user.role_names
         return sorted(role.name for role in user.roles.all())
 
     def get_groups(self, user) -> list[str]:
+        if hasattr(user, "group_paths"):
+            return user.group_paths
         return sorted(group.path for group in user.identity_groups.all())
 
     def validate_username(self, value):
