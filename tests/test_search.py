@@ -76,6 +76,21 @@ def test_search_semantics_match_keycloak(api, people, query, expected):
     assert count(api, query) == len(expected)
 
 
+def test_group_filter_counts_members_of_any_given_group(api, tenant, other_tenant, people):
+    from tests.factories import GroupFactory
+    from users.models import User
+
+    brand = GroupFactory(tenant=tenant, name="brand")
+    admins = GroupFactory(tenant=tenant, name="admins", parent=brand)
+    foreign = GroupFactory(tenant=other_tenant, name="brand")
+    User.objects.get(tenant=tenant, username="alice").identity_groups.add(brand, admins)
+    User.objects.get(tenant=tenant, username="bob").identity_groups.add(admins)
+    User.objects.get(tenant=other_tenant, username="alice").identity_groups.add(foreign)
+    assert count(api, "group=/brand/admins&group=/brand") == 2
+    assert names(api, "group=/brand") == ["alice"]
+    assert count(api, "group=/nope") == 0
+
+
 def test_offset_and_cursor_paging_of_search(api, people):
     assert names(api, "search=*&first=1&max=2") == ["bob", "carol"]
     body = api.get("/v1/users:search?search=*&limit=3").json()

@@ -54,6 +54,7 @@ class UserCriteria:
     phone_number: str | None = None
     phone_verified: bool | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
 
 
 def _lowered(name: str):
@@ -164,4 +165,9 @@ def search_users(tenant: Tenant | None, criteria: UserCriteria, queryset: QueryS
         if not services.ATTRIBUTE_NAME_RE.match(name):
             raise ValidationError({f"attr.{name}": "Attribute names have letters, digits and _ . : - only."})
         q &= _attribute(name, value)
+    if criteria.groups:  # members of any of these groups (by path), driven from the group side
+        memberships = User.identity_groups.through.objects.filter(group__path__in=criteria.groups)
+        if tenant is not None:
+            memberships = memberships.filter(group__tenant=tenant)
+        q &= Q(pk__in=memberships.values("user_id"))
     return queryset.filter(q)

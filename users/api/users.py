@@ -30,9 +30,12 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such object in the caller's tenant."),
 }
 CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Username, email, phone or id already taken.")}
-ATTRIBUTE_FILTER = OpenApiParameter(
-    "attr.<name>", OpenApiTypes.STR, description="Custom attribute equality, e.g. `attr.department=sales`."
-)
+SEARCH_EXTRAS = [
+    OpenApiParameter("attr.<name>", OpenApiTypes.STR,
+                     description="Custom attribute equality, e.g. `attr.department=sales`."),
+    OpenApiParameter("group", OpenApiTypes.STR, many=True,
+                     description="Members of this group path; repeat for any of several groups."),
+]
 
 
 def user_queryset():
@@ -55,11 +58,14 @@ def user_queryset():
 
 
 def _search_criteria(request) -> search.UserCriteria:
-    params = {k: v for k, v in request.query_params.items() if k not in PAGING_PARAMS and not k.startswith("attr.")}
-    attributes = {k[len("attr."):]: v for k, v in request.query_params.items() if k.startswith("attr.")}
+    query = request.query_params
+    params = {k: v for k, v in query.items() if k not in PAGING_PARAMS and k != "group" and not k.startswith("attr.")}
+    attributes = {k[len("attr."):]: v for k, v in query.items() if k.startswith("attr.")}
     serializer = UserSearchParamsSerializer(data=params, context={"attributes": attributes})
     serializer.is_valid(raise_exception=True)
-    return serializer.to_criteria()
+    criteria = serializer.to_criteria()
+    criteria.groups = query.getlist("group")
+    return criteria
 
 
 @extend_schema_view(
@@ -108,7 +114,7 @@ class UserViewSet(
             "match a substring, or the whole value with `exact=true`. Substrings under 3 characters match as "
             "prefixes (no index can serve shorter substrings)."
         ),
-        parameters=[UserSearchParamsSerializer, ATTRIBUTE_FILTER],
+        parameters=[UserSearchParamsSerializer, *SEARCH_EXTRAS],
         responses={200: UserSerializer(many=True), **ERRORS},
     )
     def search(self, request):
@@ -119,7 +125,7 @@ class UserViewSet(
     @extend_schema(
         summary="Count users matching a search", operation_id="users_count",
         description="Takes the filters of `:search`. Keycloak calls it when it pages across providers.",
-        parameters=[UserSearchParamsSerializer, ATTRIBUTE_FILTER],
+        parameters=[UserSearchParamsSerializer, *SEARCH_EXTRAS],
         responses={200: CountSerializer, **ERRORS},
     )
     def count(self, request):
