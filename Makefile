@@ -8,7 +8,7 @@ PORT ?= 8000
 
 N ?= 1000000
 
-.PHONY: run test bench schema clean
+.PHONY: run test bench schema provider java clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,17 +16,24 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --requirement requirements.txt
 	@touch $(STAMP)
 
-venv: $(STAMP)
+## The backend on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set) and Keycloak on
+## http://127.0.0.1:8080 with the demo realm; Ctrl-C stops both.
+run: $(STAMP) java
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} HOST=$(HOST) PORT=$(PORT) $(PY) -m keycloak_bridge.devstack
 
-## Serve the API, docs and admin on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set).
-run: $(STAMP)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py seed_demo
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
-
-## Install what is missing (PostgreSQL included), start a private PostgreSQL, run every test.
-test: $(STAMP)
+## Install what is missing (PostgreSQL, Keycloak included), build and unit-test the provider,
+## start a private PostgreSQL, run every test (end-to-end ones against a real Keycloak).
+test: $(STAMP) provider
 	$(PY) -m tests.postgres -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## The Keycloak provider jar, with its JUnit tests.
+provider: java
+	cd keycloak_bridge/provider && mvn -q -B package
+	@echo "provider: jar built, JUnit tests passed"
+
+java:
+	@command -v mvn >/dev/null && command -v javac >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q openjdk-17-jdk-headless maven; }
 
 ## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report.
 bench: $(STAMP)

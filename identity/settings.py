@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "users",
     "profiles",
+    "keycloak_bridge",
 ]
 
 MIDDLEWARE = [
@@ -165,3 +166,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Celebrity and fan profiles: mailing list, inventory and share pages (see profiles/README.md) ---
+# The class that adds fans to the mailing list: the console logs (development), Mailchimp subscribes.
+MAILING_LIST_BACKEND = os.environ.get("MAILING_LIST_BACKEND", "profiles.mailing.ConsoleMailingList")
+MAILCHIMP_API_KEY = os.environ.get("MAILCHIMP_API_KEY", "")
+MAILCHIMP_LIST_ID = os.environ.get("MAILCHIMP_LIST_ID", "")
+# Empty: https://<data centre of the key>.api.mailchimp.com
+MAILCHIMP_BASE_URL = os.environ.get("MAILCHIMP_BASE_URL", "")
+MAILCHIMP_TIMEOUT_SECONDS = env_int("MAILCHIMP_TIMEOUT_SECONDS", 10)
+# The class that finds events for event share pages: none by default, or the Inventory service over HTTP.
+INVENTORY_SOURCE = os.environ.get("INVENTORY_SOURCE", "profiles.events_source.NullEventSource")
+INVENTORY_BASE_URL = os.environ.get("INVENTORY_BASE_URL", "")
+INVENTORY_API_TOKEN = os.environ.get("INVENTORY_API_TOKEN", "")
+INVENTORY_TIMEOUT_SECONDS = env_int("INVENTORY_TIMEOUT_SECONDS", 5)
+# Share pages: the public origin of canonical URLs (empty: the request's), site name and Facebook app id.
+SHARE_BASE_URL = os.environ.get("SHARE_BASE_URL", "")
+SHARE_SITE_NAME = os.environ.get("SHARE_SITE_NAME", "")
+SHARE_FACEBOOK_APP_ID = os.environ.get("SHARE_FACEBOOK_APP_ID", "")

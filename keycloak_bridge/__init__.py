@@ -1,0 +1,1 @@
+"""Everything Keycloak-facing: the Java provider, realm configuration as code, the Keycloak runner."""

@@ -1,0 +1,103 @@
+"""`make run`: the whole system on loopback — the backend, and Keycloak whose demo realm finds its
+users in the backend. Ctrl-C stops both.
+
+The backend is Django's development server (SQLite unless DATABASE_URL says otherwise). Keycloak
+keeps its own small database under `.run/keycloak`; the demo realm is re-applied on every start,
+with a fresh API token for the provider, so a restart always begins from the configuration in
+`keycloak_bridge/realm/`.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from keycloak_bridge.keycloak_runner import start_keycloak  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND_HOST = os.environ.get("HOST", "127.0.0.1")
+BACKEND_PORT = int(os.environ.get("PORT", "8000"))
+KEYCLOAK_PORT = int(os.environ.get("KEYCLOAK_PORT", "8080"))
+REALM = "demo"
+DEMO_PASSWORD = "demo-password-1"
+
+
+def say(message):
+    print(f"[run] {message}", flush=True)
+
+
+def prepare_backend():
+    """Migrate and seed the demo tenant."""
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed_demo", tenant=REALM, user_password=DEMO_PASSWORD)
+
+
+def start_backend() -> subprocess.Popen:
+    url = f"http://{BACKEND_HOST}:{BACKEND_PORT}"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"{BACKEND_HOST}:{BACKEND_PORT}"], cwd=ROOT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"The backend did not start; is port {BACKEND_PORT} free? (PORT=… changes it)")
+            time.sleep(0.3)
+    raise SystemExit("The backend did not answer /healthz within 30 s.")
+
+
+def main():
+    prepare_backend()
+    backend = start_backend()
+    keycloak = None
+    try:
+        say("starting Keycloak (the first start builds the provider and downloads Keycloak; then ~30 s)")
+        keycloak = start_keycloak(port=KEYCLOAK_PORT, data_dir=ROOT / ".run" / "keycloak")
+        call_command("connect_keycloak", tenant=REALM, keycloak_url=keycloak.base_url,
+                     backend_url=f"http://{BACKEND_HOST}:{BACKEND_PORT}", admin_user=keycloak.admin_user,
+                     admin_password=keycloak.admin_password,
+                     redirect_uris=[f"http://{BACKEND_HOST}:{BACKEND_PORT}/*", "http://localhost:3000/*"])
+        base = keycloak.base_url
+        say("ready. Everything below runs until Ctrl-C.")
+        print(f"""
+  Keycloak admin console   {base}/admin/   ({keycloak.admin_user} / {keycloak.admin_password})
+  Demo realm               {REALM}: users live in the backend, found through the provider
+  Demo realm account page  {base}/realms/{REALM}/account/   (alice / {DEMO_PASSWORD})
+  A token for alice        curl -s -d grant_type=password -d client_id=identity-frontend \\
+                             -d username=alice -d password={DEMO_PASSWORD} \\
+                             {base}/realms/{REALM}/protocol/openid-connect/token
+""", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        say("stopping")
+        if keycloak is not None:
+            keycloak.stop()
+        backend.terminate()
+        backend.wait(timeout=10)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (in the background)
+    main()

@@ -1,0 +1,45 @@
+"""Point a Keycloak realm at this backend: a fresh API token for the provider, then the realm as code."""
+
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from keycloak_bridge.realm import CACHE_POLICIES, RealmError, apply_realm
+from users import services
+from users.models import ApiClient, Tenant
+
+CLIENT_NAME = "keycloak"
+
+
+class Command(BaseCommand):
+    help = ("Create (or replace) the tenant's realm in Keycloak, wired to this backend with a new API token "
+            "for the user storage provider. The previous token of the provider is revoked.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", default="demo", help="tenant slug; the realm has the same name")
+        parser.add_argument("--keycloak-url", default="http://127.0.0.1:8080")
+        parser.add_argument("--backend-url", default="http://127.0.0.1:8000",
+                            help="the backend's base URL as Keycloak reaches it")
+        parser.add_argument("--admin-user", default=os.environ.get("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"))
+        parser.add_argument("--admin-password", default=os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD", "admin"))
+        parser.add_argument("--cache-policy", default="NO_CACHE", choices=CACHE_POLICIES)
+        parser.add_argument("--redirect-uri", action="append", dest="redirect_uris",
+                            help="a redirect URI of the frontend client (repeatable)")
+
+    def handle(self, *args, tenant, keycloak_url, backend_url, admin_user, admin_password, cache_policy,
+               redirect_uris, **options):
+        with transaction.atomic():
+            tenant_row, created = Tenant.objects.get_or_create(slug=tenant, defaults={"display_name": tenant.title()})
+            for old in ApiClient.objects.filter(tenant=tenant_row, name=CLIENT_NAME):
+                old.delete()
+            _, token = services.create_api_client(tenant_row, CLIENT_NAME, sorted(services.KNOWN_SCOPES))
+        services.forget_cached_clients()
+        try:
+            info = apply_realm(keycloak_url, admin_user, admin_password, backend_url, token, realm=tenant,
+                               cache_policy=cache_policy, redirect_uris=redirect_uris)
+        except (RealmError, OSError) as error:
+            raise CommandError(f"Keycloak at {keycloak_url} refused the realm: {error}. Is it running, "
+                               "with our provider in providers/ and these admin credentials?") from None
+        self.stdout.write(self.style.SUCCESS(
+            f"Realm {tenant!r} at {keycloak_url} now finds its users in {backend_url} (issuer {info['issuer']})."))

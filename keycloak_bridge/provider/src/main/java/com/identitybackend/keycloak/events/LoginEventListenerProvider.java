@@ -1,0 +1,96 @@
+package com.identitybackend.keycloak.events;
+
+import com.identitybackend.keycloak.client.BackendClient;
+import com.identitybackend.keycloak.storage.BackendUserStorageProviderFactory;
+import com.identitybackend.keycloak.storage.HttpClients;
+import org.jboss.logging.Logger;
+import org.keycloak.component.ComponentModel;
+import org.keycloak.events.Event;
+import org.keycloak.events.EventListenerProvider;
+import org.keycloak.events.EventType;
+import org.keycloak.events.admin.AdminEvent;
+import org.keycloak.models.AbstractKeycloakTransaction;
+import org.keycloak.models.KeycloakSession;
+import org.keycloak.models.RealmModel;
+import org.keycloak.storage.UserStorageProvider;
+
+import java.util.Optional;
+
+/**
+ * Reports successful logins to {@code POST /v1/users/{id}:record-login}, using the backend URL and
+ * token of the realm's {@code identity-backend} user storage component. Fire-and-forget: a login
+ * never waits for, or fails because of, this call.
+ */
+public class LoginEventListenerProvider implements EventListenerProvider {
+
+    private static final Logger LOG = Logger.getLogger(LoginEventListenerProvider.class);
+
+    private final KeycloakSession session;
+
+    public LoginEventListenerProvider(KeycloakSession session) {
+        this.session = session;
+    }
+
+    @Override
+    public void onEvent(Event event) {
+        if (event.getType() != EventType.LOGIN || event.getUserId() == null || event.getRealmId() == null) {
+            return;
+        }
+        String userId = event.getUserId();
+        if (!BackendClient.isUuid(userId)) {
+            return;
+        }
+        Optional<ComponentModel> component = storageComponent(event.getRealmId());
+        if (component.isEmpty()) {
+            return;
+        }
+        ComponentModel model = component.get();
+        String clientId = event.getClientId();
+        String ip = event.getIpAddress();
+        // after the Keycloak transaction, so that a user created in the same request exists in the backend
+        session.getTransactionManager().enlistAfterCompletion(new AbstractKeycloakTransaction() {
+            @Override
+            protected void commitImpl() {
+                send(model, userId, clientId, ip);
+            }
+
+            @Override
+            protected void rollbackImpl() {
+            }
+        });
+    }
+
+    private static void send(ComponentModel model, String userId, String clientId, String ip) {
+        try {
+            HttpClients.forComponent(model)
+                    .recordLoginAsync(userId, clientId, ip)
+                    .whenComplete((status, error) -> {
+                        if (error != null) {
+                            LOG.warnf("record-login for user %s failed: %s", userId, error.toString());
+                        } else if (status != null && status >= 300) {
+                            LOG.warnf("record-login for user %s answered %d", userId, status);
+                        }
+                    });
+        } catch (RuntimeException e) {
+            LOG.warnf("record-login for user %s failed: %s", userId, e.toString());
+        }
+    }
+
+    private Optional<ComponentModel> storageComponent(String realmId) {
+        RealmModel realm = session.realms().getRealm(realmId);
+        if (realm == null) {
+            return Optional.empty();
+        }
+        return realm.getComponentsStream(realm.getId(), UserStorageProvider.class.getName())
+                .filter(c -> BackendUserStorageProviderFactory.PROVIDER_ID.equals(c.getProviderId()))
+                .findFirst();
+    }
+
+    @Override
+    public void onEvent(AdminEvent event, boolean includeRepresentation) {
+    }
+
+    @Override
+    public void close() {
+    }
+}

@@ -1,0 +1,299 @@
+package com.identitybackend.keycloak.storage;
+
+import com.identitybackend.keycloak.client.AttributeMapping;
+import com.identitybackend.keycloak.client.BackendUser;
+import com.identitybackend.keycloak.client.UserPatch;
+import org.keycloak.models.ClientModel;
+import org.keycloak.models.GroupModel;
+import org.keycloak.models.RealmModel;
+import org.keycloak.models.RoleModel;
+import org.keycloak.models.UserModel;
+import org.keycloak.models.utils.KeycloakModelUtils;
+import org.keycloak.models.utils.RoleUtils;
+import org.keycloak.models.utils.UserModelDelegate;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.stream.Stream;
+
+/**
+ * Keycloak's view of a backend user. Wraps the minimal local row (which supplies the id, the
+ * federation link, required actions and client-role mappings) and proxies every profile field,
+ * realm roles and group memberships to the backend. Setters only record changes in the shared
+ * {@link UserState}; the provider sends them once, at the end of the Keycloak transaction.
+ *
+ * <p>Realm roles: each backend role name is looked up among the realm's roles; a name without a
+ * realm role is skipped (roles are declared by the realm configuration, never created on read).
+ * The realm's default role ({@code default-roles-<realm>}) is always granted.
+ */
+public class BackendUserAdapter extends UserModelDelegate {
+
+    private final BackendUserStorageProvider provider;
+    private final RealmModel realm;
+    private final UserState state;
+
+    BackendUserAdapter(BackendUserStorageProvider provider, RealmModel realm, UserModel local, UserState state) {
+        super(local);
+        this.provider = provider;
+        this.realm = realm;
+        this.state = state;
+    }
+
+    private BackendUser view() {
+        return state.view();
+    }
+
+    /** The backend representation as Keycloak currently sees it (for tests and mappers). */
+    public BackendUser getBackendUser() {
+        return view();
+    }
+
+    private void set(String kcAttribute, List<String> values) {
+        if (AttributeMapping.setAttribute(state.patch, view(), kcAttribute, values)) {
+            provider.changed(state);
+        }
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    @Override
+    public String getUsername() {
+        return view().getUsername();
+    }
+
+    @Override
+    public void setUsername(String username) {
+        if (username == null || username.equals(getUsername())) {
+            return;
+        }
+        state.patch.set(UserPatch.USERNAME, username);
+        provider.changed(state);
+        provider.syncLocalUsername(realm, delegate, BackendUserStorageProvider.lower(username));
+    }
+
+    @Override
+    public Long getCreatedTimestamp() {
+        Long ts = view().getCreatedTimestamp();
+        return ts != null ? ts : delegate.getCreatedTimestamp();
+    }
+
+    @Override
+    public void setCreatedTimestamp(Long timestamp) {
+        // the backend owns created_at
+    }
+
+    @Override
+    public boolean isEnabled() {
+        return view().isActive();
+    }
+
+    @Override
+    public void setEnabled(boolean enabled) {
+        if (view().isEnabled() != enabled) {
+            state.patch.set(UserPatch.ENABLED, enabled);
+            provider.changed(state);
+        }
+    }
+
+    // ------------------------------------------------------------------ profile fields
+
+    @Override
+    public String getEmail() {
+        return view().getEmail();
+    }
+
+    @Override
+    public void setEmail(String email) {
+        set(AttributeMapping.KC_EMAIL, email == null ? List.of() : List.of(email));
+    }
+
+    @Override
+    public boolean isEmailVerified() {
+        return view().isEmailVerified();
+    }
+
+    @Override
+    public void setEmailVerified(boolean verified) {
+        set(AttributeMapping.KC_EMAIL_VERIFIED, List.of(Boolean.toString(verified)));
+    }
+
+    @Override
+    public String getFirstName() {
+        return view().getFirstName();
+    }
+
+    @Override
+    public void setFirstName(String firstName) {
+        set(AttributeMapping.KC_FIRST_NAME, firstName == null ? List.of() : List.of(firstName));
+    }
+
+    @Override
+    public String getLastName() {
+        return view().getLastName();
+    }
+
+    @Override
+    public void setLastName(String lastName) {
+        set(AttributeMapping.KC_LAST_NAME, lastName == null ? List.of() : List.of(lastName));
+    }
+
+    // ------------------------------------------------------------------ attributes
+
+    @Override
+    public void setSingleAttribute(String name, String value) {
+        setAttribute(name, value == null ? List.of() : List.of(value));
+    }
+
+    @Override
+    public void setAttribute(String name, List<String> values) {
+        if (UserModel.USERNAME.equals(name)) {
+            if (values != null && !values.isEmpty() && values.get(0) != null) {
+                setUsername(values.get(0));
+            }
+            return;
+        }
+        set(name, values);
+    }
+
+    @Override
+    public void removeAttribute(String name) {
+        if (AttributeMapping.removeAttribute(state.patch, view(), name)) {
+            provider.changed(state);
+        }
+    }
+
+    @Override
+    public String getFirstAttribute(String name) {
+        List<String> values = AttributeMapping.getAttribute(view(), name);
+        return values.isEmpty() ? null : values.get(0);
+    }
+
+    @Override
+    public Stream<String> getAttributeStream(String name) {
+        return AttributeMapping.getAttribute(view(), name).stream();
+    }
+
+    @Override
+    public Map<String, List<String>> getAttributes() {
+        return AttributeMapping.toKeycloakAttributes(view());
+    }
+
+    // ------------------------------------------------------------------ realm roles (backend) + client roles (local)
+
+    @Override
+    public Stream<RoleModel> getRealmRoleMappingsStream() {
+        Stream<RoleModel> backendRoles = view().getRoles().stream().map(realm::getRole).filter(Objects::nonNull);
+        RoleModel defaultRole = realm.getDefaultRole();
+        return (defaultRole == null ? backendRoles : Stream.concat(Stream.of(defaultRole), backendRoles)).distinct();
+    }
+
+    @Override
+    public Stream<RoleModel> getClientRoleMappingsStream(ClientModel app) {
+        return delegate.getClientRoleMappingsStream(app);
+    }
+
+    @Override
+    public Stream<RoleModel> getRoleMappingsStream() {
+        return Stream.concat(getRealmRoleMappingsStream(),
+                delegate.getRoleMappingsStream().filter(RoleModel::isClientRole)).distinct();
+    }
+
+    @Override
+    public boolean hasRole(RoleModel role) {
+        return RoleUtils.hasRole(getRoleMappingsStream(), role)
+                || RoleUtils.hasRoleFromGroup(getGroupsStream(), role, true);
+    }
+
+    @Override
+    public void grantRole(RoleModel role) {
+        if (role.isClientRole()) {
+            delegate.grantRole(role);
+            return;
+        }
+        if (isDefaultRole(role) || view().getRoles().contains(role.getName())) {
+            return;
+        }
+        state.rolesToRemove.remove(role.getName());
+        state.rolesToAdd.add(role.getName());
+        provider.changed(state);
+    }
+
+    @Override
+    public void deleteRoleMapping(RoleModel role) {
+        if (role.isClientRole()) {
+            delegate.deleteRoleMapping(role);
+            return;
+        }
+        if (isDefaultRole(role) || !view().getRoles().contains(role.getName())) {
+            return;
+        }
+        state.rolesToAdd.remove(role.getName());
+        state.rolesToRemove.add(role.getName());
+        provider.changed(state);
+    }
+
+    private boolean isDefaultRole(RoleModel role) {
+        RoleModel d = realm.getDefaultRole();
+        return d != null && d.getId().equals(role.getId());
+    }
+
+    // ------------------------------------------------------------------ groups (backend, by path)
+
+    @Override
+    public Stream<GroupModel> getGroupsStream() {
+        return view().getGroups().stream()
+                .map(path -> KeycloakModelUtils.findGroupByPath(provider.session(), realm, path))
+                .filter(Objects::nonNull);
+    }
+
+    @Override
+    public long getGroupsCount() {
+        return getGroupsStream().count();
+    }
+
+    @Override
+    public void joinGroup(GroupModel group) {
+        String path = KeycloakModelUtils.buildGroupPath(group);
+        if (view().getGroups().contains(path)) {
+            return;
+        }
+        state.groupsToRemove.remove(path);
+        state.groupsToAdd.add(path);
+        provider.changed(state);
+    }
+
+    @Override
+    public void leaveGroup(GroupModel group) {
+        String path = KeycloakModelUtils.buildGroupPath(group);
+        if (!view().getGroups().contains(path)) {
+            return;
+        }
+        state.groupsToAdd.remove(path);
+        state.groupsToRemove.add(path);
+        provider.changed(state);
+    }
+
+    @Override
+    public boolean isMemberOf(GroupModel group) {
+        return RoleUtils.isMember(getGroupsStream(), group);
+    }
+
+    // ------------------------------------------------------------------ identity of the model
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof UserModel)) {
+            return false;
+        }
+        return getId().equals(((UserModel) o).getId());
+    }
+
+    @Override
+    public int hashCode() {
+        return getId().hashCode();
+    }
+}

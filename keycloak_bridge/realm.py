@@ -1,0 +1,213 @@
+"""Realm configuration as code: builds the ``demo`` realm and applies it through the admin REST API.
+
+The realm template is ``keycloak_bridge/realm/demo-realm.json`` (clients, roles, audience mappers,
+event listener, the ``identity-backend`` user storage component) and
+``keycloak_bridge/realm/user-profile.json`` (the declarative user profile: phone attributes, names
+optional). Secrets and URLs are injected at apply time, never committed.
+
+    python -m keycloak_bridge.realm apply --keycloak-url http://127.0.0.1:8080 \\
+        --backend-url http://127.0.0.1:8000 --api-token "$IDENTITY_KEYCLOAK_API_TOKEN"
+
+Admin credentials default to ``KC_BOOTSTRAP_ADMIN_USERNAME`` / ``KC_BOOTSTRAP_ADMIN_PASSWORD``.
+Applying *replaces* the realm (delete, then create): its sessions and Keycloak-side user rows go
+with it; users themselves live in the backend and are untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Sequence
+
+REALM_DIR = Path(__file__).resolve().parent / "realm"
+TEMPLATE = REALM_DIR / "demo-realm.json"
+USER_PROFILE = REALM_DIR / "user-profile.json"
+STORAGE_PROVIDER_ID = "identity-backend"
+STORAGE_COMPONENT_TYPE = "org.keycloak.storage.UserStorageProvider"
+CACHE_POLICIES = ("NO_CACHE", "DEFAULT", "EVICT_DAILY", "EVICT_WEEKLY", "MAX_LIFESPAN")
+
+
+class RealmError(RuntimeError):
+    """The admin REST API refused a request."""
+
+
+def build_realm(
+    backend_url: str,
+    api_token: str,
+    realm: str = "demo",
+    cache_policy: str = "NO_CACHE",
+    backend_client_secret: str | None = None,
+    redirect_uris: Sequence[str] | None = None,
+    connect_timeout_ms: int = 2000,
+    read_timeout_ms: int = 5000,
+    max_lifespan_ms: int | None = None,
+) -> dict[str, Any]:
+    """The realm representation (a dict ready for ``POST /admin/realms``)."""
+    if cache_policy not in CACHE_POLICIES:
+        raise ValueError(f"cache_policy must be one of {', '.join(CACHE_POLICIES)}")
+    rep = json.loads(TEMPLATE.read_text())
+    rep["realm"] = realm
+    for client in rep["clients"]:
+        if client.get("secret") == "__BACKEND_CLIENT_SECRET__":
+            client["secret"] = backend_client_secret or secrets.token_urlsafe(32)
+        if redirect_uris is not None and client["clientId"] == "identity-frontend":
+            client["redirectUris"] = list(redirect_uris)
+    storage = rep["components"][STORAGE_COMPONENT_TYPE][0]
+    config = storage["config"]
+    config["baseUrl"] = [backend_url.rstrip("/")]
+    config["apiToken"] = [api_token]
+    config["cachePolicy"] = [cache_policy]
+    config["connectTimeoutMs"] = [str(connect_timeout_ms)]
+    config["readTimeoutMs"] = [str(read_timeout_ms)]
+    if cache_policy == "MAX_LIFESPAN":
+        config["maxLifespan"] = [str(max_lifespan_ms or 60_000)]
+    profile = rep["components"]["org.keycloak.userprofile.UserProfileProvider"][0]
+    profile["config"]["kc.user.profile.config"] = [json.dumps(json.loads(USER_PROFILE.read_text()))]
+    return rep
+
+
+# --------------------------------------------------------------------------- admin REST client
+
+
+class AdminClient:
+    """A minimal Keycloak admin REST client (master-realm password grant via ``admin-cli``)."""
+
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._username = username
+        self._password = password
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    def token(self) -> str:
+        """An admin access token, renewed shortly before it expires (master tokens live 60 s)."""
+        if self._token is None or time.monotonic() > self._token_expires:
+            form = urllib.parse.urlencode({
+                "grant_type": "password", "client_id": "admin-cli",
+                "username": self._username, "password": self._password,
+            }).encode()
+            request = urllib.request.Request(
+                f"{self.base_url}/realms/master/protocol/openid-connect/token", data=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded"}, method="POST",
+            )
+            grant = self._send(request)[1]
+            self._token = grant["access_token"]
+            self._token_expires = time.monotonic() + max(grant.get("expires_in", 60) - 10, 5)
+        return self._token
+
+    def request(self, method: str, path: str, body: Any = None, ok: Sequence[int] = (200, 201, 204)) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json",
+                     "Accept": "application/json"},
+        )
+        status, payload = self._send(request, allow=(404,))
+        if status not in ok and status != 404:
+            raise RealmError(f"{method} {path} -> {status}: {payload}")
+        return status, payload
+
+    def _send(self, request: urllib.request.Request, allow: Sequence[int] = ()) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                payload = json.loads(raw) if raw else None
+            except ValueError:
+                payload = raw.decode(errors="replace")
+            if exc.code in allow:
+                return exc.code, payload
+            raise RealmError(f"{request.get_method()} {request.full_url} -> {exc.code}: {payload}") from None
+        except urllib.error.URLError as exc:
+            raise RealmError(f"{request.get_method()} {request.full_url}: {exc.reason}") from None
+
+
+def apply_realm(
+    kc_base_url: str,
+    admin_user: str,
+    admin_password: str,
+    backend_url: str,
+    api_token: str,
+    realm: str = "demo",
+    cache_policy: str = "NO_CACHE",
+    backend_client_secret: str | None = None,
+    redirect_uris: Sequence[str] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Creates (or deletes and re-creates) ``realm`` in the Keycloak at ``kc_base_url``.
+
+    Returns ``{"realm", "issuer", "backend_client_secret", "storage_component_id"}``."""
+    rep = build_realm(backend_url, api_token, realm=realm, cache_policy=cache_policy,
+                      backend_client_secret=backend_client_secret, redirect_uris=redirect_uris, **options)
+    admin = AdminClient(kc_base_url, admin_user, admin_password)
+    status, _ = admin.request("GET", f"/admin/realms/{urllib.parse.quote(realm)}")
+    if status == 200:
+        admin.request("DELETE", f"/admin/realms/{urllib.parse.quote(realm)}")
+    admin.request("POST", "/admin/realms", copy.deepcopy(rep), ok=(201,))
+    _, components = admin.request(
+        "GET", f"/admin/realms/{urllib.parse.quote(realm)}/components?type={STORAGE_COMPONENT_TYPE}")
+    component = next((c for c in components or [] if c.get("providerId") == STORAGE_PROVIDER_ID), None)
+    if component is None:
+        raise RealmError(f"realm {realm} was created but has no {STORAGE_PROVIDER_ID} user storage component; "
+                         "is the provider jar installed in Keycloak's providers/ folder?")
+    secret = next(c["secret"] for c in rep["clients"] if c["clientId"] == "identity-backend")
+    return {
+        "realm": realm,
+        "issuer": f"{kc_base_url.rstrip('/')}/realms/{realm}",
+        "backend_client_secret": secret,
+        "storage_component_id": component["id"],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keycloak_bridge.realm", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("apply", "show"):
+        p = sub.add_parser(name, help="create/replace the realm" if name == "apply" else "print the realm JSON")
+        p.add_argument("--backend-url", default=os.environ.get("IDENTITY_BACKEND_URL", "http://127.0.0.1:8000"))
+        p.add_argument("--api-token", default=os.environ.get("IDENTITY_KEYCLOAK_API_TOKEN"),
+                       help="the provider's API client token (default $IDENTITY_KEYCLOAK_API_TOKEN)")
+        p.add_argument("--realm", default="demo")
+        p.add_argument("--cache-policy", default="NO_CACHE", choices=CACHE_POLICIES)
+        p.add_argument("--backend-client-secret", default=os.environ.get("IDENTITY_BACKEND_CLIENT_SECRET"))
+        p.add_argument("--redirect-uri", action="append", dest="redirect_uris")
+        if name == "apply":
+            p.add_argument("--keycloak-url", default=os.environ.get("KEYCLOAK_URL", "http://127.0.0.1:8080"))
+            p.add_argument("--admin-user", default=os.environ.get("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"))
+            p.add_argument("--admin-password", default=os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD", "admin"))
+    args = parser.parse_args(argv)
+    if not args.api_token:
+        parser.error("--api-token (or IDENTITY_KEYCLOAK_API_TOKEN) is required")
+    try:
+        if args.command == "show":
+            rep = build_realm(args.backend_url, args.api_token, realm=args.realm, cache_policy=args.cache_policy,
+                              backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris)
+            json.dump(rep, sys.stdout, indent=2)
+            print()
+        else:
+            result = apply_realm(args.keycloak_url, args.admin_user, args.admin_password, args.backend_url,
+                                 args.api_token, realm=args.realm, cache_policy=args.cache_policy,
+                                 backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris)
+            json.dump(result, sys.stdout, indent=2)
+            print()
+    except (RealmError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""A real Keycloak (with our provider) in front of a real backend process on the test database.
+
+The backend runs as its own gunicorn process, so a test can stop and start it, and its access
+log is the record of what Keycloak asked. Tests commit their rows (the backend process reads
+them) and pytest-django flushes them after each test.
+"""
+
+import hashlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from keycloak_bridge.keycloak_runner import free_port, start_keycloak
+from keycloak_bridge.realm import AdminClient, apply_realm
+from users import services
+from users.models import ApiClient, Role, Tenant
+
+REALM = "demo"
+ROOT = Path(__file__).resolve().parents[2]
+REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the test reads the code from Location
+ACCESS_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.[01]"')
+
+
+class Backend:
+    """gunicorn serving the backend on the test database, on a fixed loopback port."""
+
+    def __init__(self, database_url: str, log_dir: Path):
+        self.port = free_port()
+        self.database_url = database_url
+        self.access_log = log_dir / "access.log"
+        self.error_log = log_dir / "error.log"
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        # No token cache: each test re-creates the provider's client row (under a new tenant id).
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": self.database_url,
+               "DATABASE_CONN_MAX_AGE": "0", "API_CLIENT_CACHE_SECONDS": "0"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
+             "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
+            cwd=ROOT, env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/readyz", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the backend did not start; see {self.error_log}")
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, unquoted path with query) of every request served so far."""
+        text = self.access_log.read_text() if self.access_log.exists() else ""
+        return [(m, urllib.parse.unquote_plus(p)) for m, p in ACCESS_LINE.findall(text)]
+
+    def paths_since(self, mark: int, expected_prefix: str, timeout: float = 5) -> list[str]:
+        """Paths served after the first `mark` requests, once one starting with `expected_prefix`
+        is logged: gunicorn writes the access line just after it sends the response."""
+        deadline = time.monotonic() + timeout
+        while True:
+            paths = [path for _, path in self.requests()[mark:]]
+            if any(p.startswith(expected_prefix) for p in paths) or time.monotonic() > deadline:
+                return paths
+            time.sleep(0.05)
+
+
+# The token Keycloak's component holds for the whole run; its row is re-created for every test,
+# since each test's rows are flushed when it ends.
+API_KEY, API_SECRET = "e2ekeycloak00000", secrets.token_urlsafe(32)
+API_TOKEN = f"{services.TOKEN_PREFIX}{API_KEY}.{API_SECRET}"
+
+
+@pytest.fixture
+def e2e_tenant(transactional_db):
+    """The realm's tenant, its roles and the provider's API client, committed for the backend to see."""
+    tenant = Tenant.objects.create(slug="e2e", display_name="End to end")
+    for name in ("admin", "operator", "celebrity", "fan"):
+        Role.objects.create(tenant=tenant, name=name)
+    ApiClient.objects.create(tenant=tenant, name="keycloak", key=API_KEY,
+                             secret_hash=hashlib.sha256(API_SECRET.encode()).hexdigest(),
+                             scopes=sorted(services.KNOWN_SCOPES))
+    return tenant
+
+
+@pytest.fixture(scope="package")
+def backend(django_db_setup, tmp_path_factory):
+    settings = connection.settings_dict
+    url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    server = Backend(url, tmp_path_factory.mktemp("backend"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def keycloak(tmp_path_factory):
+    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def realm(keycloak, backend):
+    info = apply_realm(keycloak.base_url, keycloak.admin_user, keycloak.admin_password, backend.url,
+                       API_TOKEN, realm=REALM, cache_policy="NO_CACHE",
+                       redirect_uris=[REDIRECT_URI])
+    info["base_url"] = keycloak.base_url
+    return info
+
+
+@pytest.fixture(scope="package")
+def kc_admin(keycloak, realm):
+    return AdminClient(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
