@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 
 from identity.health import healthz, readyz
+from profiles import share
 from users.api.authentication import ApiClientAuthentication
 from users.api.permissions import SchemaReader
 
@@ -20,6 +21,9 @@ urlpatterns = [
     path("v1/schema", SpectacularAPIView.as_view(**schema_access), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema", **schema_access), name="docs"),
     path("v1/", include("users.api.urls")),
+    path("v1/", include("profiles.api.urls")),
+    path("share/<slug:slug>/celebrities/<str:key>", share.celebrity_page, name="share-celebrity"),
+    path("share/<slug:slug>/events/<str:event_id>", share.event_page, name="share-event"),
 ]
 
 handler404 = "users.api.errors.json_not_found"

@@ -42,3 +42,78 @@ def api(tenant, make_client):
 @pytest.fixture
 def other_api(other_tenant, make_client):
     return make_client(other_tenant)
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+import http.server  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+
+PROFILE_SCOPES = ["profiles:read", "profiles:write"]
+
+
+@pytest.fixture
+def papi(tenant, make_client):
+    """A service client of `tenant` with both profiles scopes (the tenant's admin)."""
+    return make_client(tenant, PROFILE_SCOPES)
+
+
+@pytest.fixture
+def reader(tenant, make_client):
+    return make_client(tenant, ["profiles:read"])
+
+
+@pytest.fixture
+def other_papi(other_tenant, make_client):
+    return make_client(other_tenant, PROFILE_SCOPES)
+
+
+@pytest.fixture
+def anon(db):
+    return APIClient()
+
+
+@pytest.fixture
+def fake_http_server():
+    """A local HTTP server on 127.0.0.1 (port 0) that records requests and answers with `respond`.
+
+    `respond(method, path, headers, body)` returns (status, JSON-able body); set it on the fixture.
+    """
+
+    class Server:
+        def __init__(self):
+            self.requests = []
+            self.respond = lambda method, path, headers, body: (200, {})
+
+    state = Server()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _handle(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            state.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                   "body": body})
+            status, answer = state.respond(self.command, self.path, self.headers, body)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -46,3 +46,42 @@ class GroupFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, tenant, name, parent=None):
         return services.create_group(tenant, name, parent)
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+from profiles import services as profile_services  # noqa: E402
+from profiles.models import CelebrityProfile, IndexPageElement, ReferralCode  # noqa: E402
+
+
+class CelebrityProfileFactory(factory.django.DjangoModelFactory):
+    """A user with a celebrity profile, made by the service (so the user gets the celebrity role)."""
+
+    class Meta:
+        model = CelebrityProfile
+
+    user = factory.SubFactory(UserFactory, password=None)  # no password: hashing one costs ~13 ms
+    display_name = factory.LazyAttribute(lambda o: f"{o.user.first_name} {o.user.last_name}")
+
+    @classmethod
+    def _create(cls, model_class, user, **fields):
+        return profile_services.create_celebrity(user, **fields)
+
+
+class ReferralCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReferralCode
+
+    tenant = factory.SubFactory(TenantFactory)
+    code = factory.Sequence(lambda n: f"CODE{n}")
+    limit = 10
+
+
+class IndexPageElementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IndexPageElement
+
+    tenant = factory.SubFactory(TenantFactory)
+    element_type = "text"
+    title = factory.Sequence(lambda n: f"Element {n}")
+    position = factory.Sequence(lambda n: n * 10)

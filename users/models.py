@@ -162,6 +162,8 @@ class ApiClient(models.Model):
         ("users:read", "Read users, roles and groups"),
         ("users:write", "Create, change and delete users, roles and groups"),
         ("credentials:verify", "Check passwords"),
+        ("profiles:read", "Read celebrity and fan profiles, follows, referral codes and preferences"),
+        ("profiles:write", "Change profiles and act as their tenant's admin (deleted profiles included)"),
     ]
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")

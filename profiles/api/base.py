@@ -1,0 +1,95 @@
+"""What every profiles endpoint shares: scopes, the caller's tenant, strict query parameters.
+
+Who may do what (seed 004), with service-client credentials until people's tokens arrive:
+
+- `profiles:read` reads everything of the credential's tenant except soft-deleted profiles;
+- `profiles:write` is the admin's scope: every write, and reads of soft-deleted profiles. A service
+  acting for a fan or a celebrity names that person in the path (`/v1/fans/{fan_user_id}/…`,
+  `/v1/celebrities/{celebrity_user_id}`), so the same rules will apply to people's own tokens;
+- anonymous callers read published data only, through `/v1/tenants/{slug}/…` and `/share/{slug}/…`:
+  the tenant is named by its slug in the path, and they never see deleted profiles.
+
+Anything of another tenant is not found (404).
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import permissions, status, viewsets
+from rest_framework.exceptions import APIException, ValidationError
+
+from users.api.base import TenantViewSet
+from users.api.errors import ErrorSerializer
+from users.api.pagination import PAGING_PARAMS
+from users.api.users import ERRORS
+from users.models import Tenant
+
+READ = "profiles:read"
+WRITE = "profiles:write"
+
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Taken in this tenant, or used up.")}
+PUBLIC_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` says what to correct."),
+    404: OpenApiResponse(ErrorSerializer, description="No such tenant or published object."),
+}
+
+
+class UpstreamFailed(APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "upstream_error"
+    default_detail = "A service this call depends on failed; try again later."
+
+
+def is_admin(request) -> bool:
+    """Admins of the tenant: today, credentials with the write scope."""
+    credential = getattr(request, "auth", None)
+    return credential is not None and WRITE in getattr(credential, "scopes", ())
+
+
+def refuse_unknown_params(request, allowed):
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise ValidationError({name: ["Unknown parameter."] for name in unknown})
+
+
+class StrictFilterMixin:
+    """Lists refuse query parameters that are neither paging nor a filter of their filterset.
+
+    Filters apply to the list action only: an object is found by its id whatever a list shows.
+    """
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        allowed = set(PAGING_PARAMS)
+        if getattr(self, "filterset_class", None) is not None:
+            allowed |= set(self.filterset_class.base_filters)
+        refuse_unknown_params(self.request, allowed)
+        return super().filter_queryset(queryset)
+
+
+class ProfilesViewSet(StrictFilterMixin, TenantViewSet):
+    read_scope = READ
+    write_scope = WRITE
+
+    @property
+    def is_admin(self) -> bool:
+        return is_admin(self.request)
+
+
+class PublicViewSet(StrictFilterMixin, viewsets.GenericViewSet):
+    """Anonymous reads; the tenant is the `slug` of the path (credentials, if sent, are ignored)."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+
+    @property
+    def tenant(self):
+        if getattr(self, "swagger_fake_view", False):
+            return None
+        if not hasattr(self, "_tenant"):
+            self._tenant = get_object_or_404(Tenant, slug=self.kwargs["slug"])
+        return self._tenant
+
+
+__all__ = ["CONFLICT", "ERRORS", "PUBLIC_ERRORS", "READ", "WRITE", "ProfilesViewSet", "PublicViewSet", "UpstreamFailed",
+           "is_admin"]
