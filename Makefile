@@ -28,7 +28,7 @@ test: $(STAMP) provider
 
 ## The Keycloak provider jar, with its JUnit tests.
 provider: java
-	cd keycloak_bridge/provider && mvn -q -B package
+	cd keycloak_bridge/provider && mvn -q -B -Dstyle.color=never package
 	@echo "provider: jar built, JUnit tests passed"
 
 java:

@@ -142,7 +142,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Identity backend API",
-    "DESCRIPTION": "The source of truth for users, roles and groups; Keycloak resolves users through it.",
+    "DESCRIPTION": (
+        "The source of truth for users, roles, groups and celebrity and fan profiles; Keycloak resolves "
+        "users through it."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/v1",

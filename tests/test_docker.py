@@ -1,0 +1,59 @@
+"""No container engine runs on the build machines, so the recipes are checked as text: every
+file they copy or mount exists, and every variable they set is one that something reads."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = ROOT / "docker"
+COMPOSE = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+# Read by gunicorn itself, or by Keycloak (its KC_* options), not by our settings.
+READ_ELSEWHERE = {"WEB_CONCURRENCY"}
+
+
+def settings_variables() -> set[str]:
+    text = (ROOT / "identity" / "settings.py").read_text()
+    return set(re.findall(r'(?:os\.environ\.get|env_int|env_bool|env_list)\(\s*"([A-Z0-9_]+)"', text))
+
+
+@pytest.mark.parametrize("dockerfile", sorted(DOCKER.glob("*.Dockerfile")), ids=lambda p: p.name)
+def test_every_copied_file_exists(dockerfile):
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("COPY") and "--from=" not in line:
+            *sources, _ = line.split()[1:]
+            for source in sources:
+                assert (ROOT / source).exists(), f"{dockerfile.name} copies missing {source}"
+
+
+def test_compose_builds_and_mounts_files_that_exist():
+    for name, service in COMPOSE["services"].items():
+        if "build" in service:
+            assert (DOCKER / service["build"]["context"] / service["build"]["dockerfile"]).exists(), name
+        for volume in service.get("volumes", []):
+            assert (DOCKER / volume.split(":")[0]).exists(), (name, volume)
+
+
+def test_every_variable_set_is_read():
+    known = settings_variables() | READ_ELSEWHERE
+    assert {"DATABASE_URL", "DJANGO_SECRET_KEY"} <= known  # the parser still finds the settings
+    for name, service in COMPOSE["services"].items():
+        for variable in service.get("environment", {}):
+            if name == "keycloak" or variable.startswith("KC_BOOTSTRAP_ADMIN"):
+                assert variable.startswith("KC_"), (name, variable)  # Keycloak's own options
+            elif name != "postgres":
+                assert variable in known, f"{name} sets {variable}, which nothing reads"
+
+
+def test_readme_lists_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(v for v in settings_variables() if f"`{v}`" not in readme)
+    assert not missing, f"README's settings table lacks {missing}"
+
+
+def test_the_keycloak_image_runs_the_pinned_version():
+    pom = (ROOT / "keycloak_bridge" / "provider" / "pom.xml").read_text()
+    version = re.search(r"<keycloak.version>([^<]+)</keycloak.version>", pom).group(1)
+    assert f"quay.io/keycloak/keycloak:{version}" in (DOCKER / "keycloak.Dockerfile").read_text()
