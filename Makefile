@@ -28,7 +28,9 @@ test: $(STAMP) provider
 
 ## The Keycloak provider jar, with its JUnit tests.
 provider: java
-	cd keycloak_bridge/provider && mvn -q -B -Dstyle.color=never package
+	@mkdir -p keycloak_bridge/provider/target
+	@cd keycloak_bridge/provider && mvn -B package > target/build.log 2>&1 || { cat target/build.log; exit 1; }
+	@grep -E "Tests run:.*Fail" keycloak_bridge/provider/target/build.log | tail -1
 	@echo "provider: jar built, JUnit tests passed"
 
 java:
