@@ -15,10 +15,12 @@ from .fields import ByteOrderCharField
 
 
 class Tenant(models.Model):
-    """A brand: one Keycloak realm."""
+    """A brand: one Keycloak realm. `oidc_issuer` is that realm's issuer URL: a token's `iss`
+    names its tenant (set by `manage.py connect_keycloak`)."""
 
     slug = models.SlugField(max_length=63, unique=True)
     display_name = models.CharField(max_length=200)
+    oidc_issuer = models.URLField(max_length=500, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

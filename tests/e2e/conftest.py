@@ -91,9 +91,9 @@ API_TOKEN = f"{services.TOKEN_PREFIX}{API_KEY}.{API_SECRET}"
 
 
 @pytest.fixture
-def e2e_tenant(transactional_db):
+def e2e_tenant(transactional_db, realm):
     """The realm's tenant, its roles and the provider's API client, committed for the backend to see."""
-    tenant = Tenant.objects.create(slug="e2e", display_name="End to end")
+    tenant = Tenant.objects.create(slug="e2e", display_name="End to end", oidc_issuer=realm["issuer"])
     for name in ("admin", "operator", "celebrity", "fan"):
         Role.objects.create(tenant=tenant, name=name)
     ApiClient.objects.create(tenant=tenant, name="keycloak", key=API_KEY,

@@ -41,5 +41,6 @@ class Command(BaseCommand):
         except (RealmError, OSError) as error:
             raise CommandError(f"Keycloak at {keycloak_url} refused the realm: {error}. Is it running, "
                                "with our provider in providers/ and these admin credentials?") from None
+        Tenant.objects.filter(pk=tenant_row.pk).update(oidc_issuer=info["issuer"])
         self.stdout.write(self.style.SUCCESS(
             f"Realm {tenant!r} at {keycloak_url} now finds its users in {backend_url} (issuer {info['issuer']})."))
