@@ -127,7 +127,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["users.api.authentication.ApiClientAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "users.api.authentication.ApiClientAuthentication",
+        "keycloak_bridge.authentication.KeycloakTokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["users.api.permissions.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -162,6 +165,15 @@ PASSWORD_RESET_TTL_SECONDS = env_int("PASSWORD_RESET_TTL_SECONDS", 3600)
 PASSWORD_RESET_MAX_TTL_SECONDS = 24 * 3600
 API_CLIENT_LAST_USED_RESOLUTION_SECONDS = 60
 API_CLIENT_CACHE_SECONDS = env_int("API_CLIENT_CACHE_SECONDS", 10)
+
+# People's access tokens (keycloak_bridge/tokens.py): checked locally against the realm's keys.
+OIDC_AUDIENCE = os.environ.get("OIDC_AUDIENCE", "identity-api")
+OIDC_ALLOWED_ALGORITHMS = ["RS256", "ES256"]
+OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 30)
+OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600)
+OIDC_JWKS_MIN_REFETCH_SECONDS = 10
+OIDC_JWKS_TIMEOUT_SECONDS = 5
+OIDC_ISSUER_CACHE_SECONDS = env_int("OIDC_ISSUER_CACHE_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

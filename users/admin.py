@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, models
 from django.utils.functional import cached_property
 from django.utils import timezone
 from django.utils.html import format_html
@@ -34,8 +34,9 @@ class EstimatedCountPaginator(Paginator):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "display_name", "created_at"]
+    list_display = ["slug", "display_name", "oidc_issuer", "created_at"]
     search_fields = ["slug", "display_name"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 class TenantScopedAdmin(admin.ModelAdmin):

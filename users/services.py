@@ -240,6 +240,22 @@ def _set_active(user: User, active: bool):
     user.deactivated_at = None if active else timezone.now()
 
 
+SELF_EDITABLE_FIELDS = {"first_name", "last_name", "email", "phone_number", "attributes"}
+
+
+def update_own_profile(user: User, changes: dict) -> User:
+    """A person's own edit (seed 004's updateUser): safe fields only, and a new email or phone
+    number is unverified until verified again."""
+    unsafe = set(changes) - SELF_EDITABLE_FIELDS
+    if unsafe:
+        raise ValidationError({name: "You cannot change this yourself." for name in sorted(unsafe)})
+    if "email" in changes and changes["email"] != user.email:
+        changes = {**changes, "email_verified": False}
+    if "phone_number" in changes and changes["phone_number"] != user.phone_number:
+        changes = {**changes, "phone_verified": False}
+    return update_user(user, changes)
+
+
 def deactivate_user(user: User) -> User:
     return update_user(user, {"is_active": False})
 

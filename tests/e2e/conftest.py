@@ -45,9 +45,10 @@ class Backend:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        # No token cache: each test re-creates the provider's client row (under a new tenant id).
+        # No token or issuer cache: each test re-creates its tenant and the provider's client row.
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": self.database_url,
-               "DATABASE_CONN_MAX_AGE": "0", "API_CLIENT_CACHE_SECONDS": "0"}
+               "DATABASE_CONN_MAX_AGE": "0", "API_CLIENT_CACHE_SECONDS": "0",
+               "OIDC_ISSUER_CACHE_SECONDS": "0", "OIDC_LEEWAY_SECONDS": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
              "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
@@ -73,6 +74,18 @@ class Backend:
         text = self.access_log.read_text() if self.access_log.exists() else ""
         return [(m, urllib.parse.unquote_plus(p)) for m, p in ACCESS_LINE.findall(text)]
 
+    def wait_until_idle(self, quiet: float = 0.3, timeout: float = 5):
+        """Until no request has been logged for `quiet` seconds: Keycloak reports logins after
+        the fact, and a report landing while the test's rows are flushed could deadlock."""
+        deadline = time.monotonic() + timeout
+        size = -1
+        while time.monotonic() < deadline:
+            current = self.access_log.stat().st_size if self.access_log.exists() else 0
+            if current == size:
+                return
+            size = current
+            time.sleep(quiet)
+
     def paths_since(self, mark: int, expected_prefix: str, timeout: float = 5) -> list[str]:
         """Paths served after the first `mark` requests, once one starting with `expected_prefix`
         is logged: gunicorn writes the access line just after it sends the response."""
@@ -91,7 +104,7 @@ API_TOKEN = f"{services.TOKEN_PREFIX}{API_KEY}.{API_SECRET}"
 
 
 @pytest.fixture
-def e2e_tenant(transactional_db, realm):
+def e2e_tenant(transactional_db, realm, backend):
     """The realm's tenant, its roles and the provider's API client, committed for the backend to see."""
     tenant = Tenant.objects.create(slug="e2e", display_name="End to end", oidc_issuer=realm["issuer"])
     for name in ("admin", "operator", "celebrity", "fan"):
@@ -99,7 +112,8 @@ def e2e_tenant(transactional_db, realm):
     ApiClient.objects.create(tenant=tenant, name="keycloak", key=API_KEY,
                              secret_hash=hashlib.sha256(API_SECRET.encode()).hexdigest(),
                              scopes=sorted(services.KNOWN_SCOPES))
-    return tenant
+    yield tenant
+    backend.wait_until_idle()
 
 
 @pytest.fixture(scope="package")

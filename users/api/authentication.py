@@ -37,6 +37,8 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
             token = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("The token is not valid text.")
+        if not token.startswith(services.TOKEN_PREFIX):
+            return None  # a person's access token: KeycloakTokenAuthentication checks it
         client = services.authenticate_api_client(token)
         if client is None:
             raise exceptions.AuthenticationFailed("This token is unknown or revoked; ask an operator for a new one.")

@@ -4,6 +4,7 @@ from django.urls import path
 
 from users.api.credentials import CredentialViewSet
 from users.api.groups import GroupViewSet, UserGroupViewSet
+from users.api.me import MeView
 from users.api.roles import RoleViewSet, UserRoleViewSet
 from users.api.users import UserViewSet
 
@@ -13,6 +14,7 @@ roles = RoleViewSet.as_view
 groups = GroupViewSet.as_view
 
 urlpatterns = [
+    path("me", MeView.as_view(), name="me"),
     path("users", users({"get": "list", "post": "create"}), name="user-list"),
     path("users:search", users({"get": "search"}), name="user-search"),
     path("users:count", users({"get": "count"}), name="user-count"),

@@ -1,0 +1,80 @@
+"""People calling `/v1` with the access token Keycloak gave them (`Authorization: Bearer <jwt>`).
+
+The token is checked locally (`keycloak_bridge.tokens`); the person is the backend user whose id is
+the token's `sub`, in the tenant whose realm issued it. Nobody is ever created from a token, and a
+deactivated user's tokens stop working at once. What a person may do comes from their backend
+roles, read with the user row, so a role taken away counts at once, not when the token expires.
+"""
+
+import logging
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from keycloak_bridge import tokens
+from users.models import Role, User
+
+logger = logging.getLogger(__name__)
+
+# Backend role -> API scopes it grants within the person's own tenant. Everyone else has none:
+# they reach /v1/me and the public routes only.
+ROLE_SCOPES = {
+    "admin": frozenset({"users:read", "users:write", "profiles:read", "profiles:write"}),
+}
+
+
+class PersonCredential:
+    """`request.auth` for a person: the tenant and scopes of the request, and the token's claims."""
+
+    def __init__(self, user: User, roles: list[str], claims: dict):
+        self.user = user
+        self.tenant = user.tenant
+        self.tenant_id = user.tenant_id
+        self.roles = roles
+        self.claims = claims
+        self.scopes = frozenset().union(*(ROLE_SCOPES.get(role, ()) for role in roles))
+
+
+def person_with_roles(pk, tenant_id):
+    """The active user of this tenant with their role names, in one query."""
+    queryset = User.objects.select_related("tenant").filter(pk=pk, tenant_id=tenant_id, is_active=True)
+    if connection.vendor == "postgresql":
+        queryset = queryset.annotate(
+            role_names=ArraySubquery(Role.objects.filter(users=OuterRef("pk")).order_by("name").values("name")))
+    user = queryset.first()
+    if user is not None and not hasattr(user, "role_names"):
+        user.role_names = sorted(user.roles.values_list("name", flat=True))
+    return user
+
+
+class KeycloakTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if len(header) != 2 or header[0].lower() != b"bearer":
+            return None  # no bearer token, or a malformed header the API-client class reports
+        try:
+            token = header[1].decode()
+            tenant_id, claims = tokens.verify(token)
+        except (UnicodeError, tokens.InvalidToken) as error:
+            logger.info("bearer token refused: %s", error)
+            raise exceptions.AuthenticationFailed(
+                "This token is invalid or expired; sign in again to get a new one.") from None
+        user = person_with_roles(claims["sub"], tenant_id)
+        if user is None:
+            raise exceptions.AuthenticationFailed("This account is unknown or deactivated.")
+        return user, PersonCredential(user, list(user.role_names), claims)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="identity"'
+
+
+class KeycloakTokenScheme(OpenApiAuthenticationExtension):
+    target_class = KeycloakTokenAuthentication
+    name = "keycloakAccessToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "An access token from the tenant's Keycloak realm (audience `identity-api`)."}

@@ -1,0 +1,49 @@
+"""`/v1/me`: seed 004's whoAmI and updateUser, for a person signed in with Keycloak."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from users import services
+from users.api.serializers import UserSerializer
+from users.api.users import ERRORS, CONFLICT, user_queryset
+from users.models import User
+
+
+class IsPerson(BasePermission):
+    message = "/v1/me is for people signed in with Keycloak; a service reads /v1/users/{id}."
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, User) and request.auth is not None
+
+
+class MeSerializer(UserSerializer):
+    """The fields a person may change about themselves; roles, activation and verification flags
+    are not among them."""
+
+    class Meta(UserSerializer.Meta):
+        fields = sorted(services.SELF_EDITABLE_FIELDS)
+        read_only_fields = []
+
+    def update(self, instance, validated_data):
+        return services.update_own_profile(instance, validated_data)
+
+
+class MeView(APIView):
+    permission_classes = [IsPerson]
+
+    def _me(self):
+        return user_queryset().get(pk=self.request.user.pk)
+
+    @extend_schema(summary="Who am I", operation_id="me_get", responses={200: UserSerializer, **ERRORS})
+    def get(self, request):
+        return Response(UserSerializer(self._me()).data)
+
+    @extend_schema(summary="Change my own profile", operation_id="me_update", request=MeSerializer,
+                   responses={200: UserSerializer, **ERRORS, **CONFLICT})
+    def patch(self, request):
+        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(UserSerializer(self._me()).data)
