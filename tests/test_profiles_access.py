@@ -62,7 +62,8 @@ def call(client, method, path):
 def test_every_route_and_method_is_listed_here():
     from profiles.api.urls import urlpatterns
 
-    assert sum(len(pattern.callback.actions) for pattern in urlpatterns) == len(ENDPOINTS)
+    # DRF adds "head" to the actions of a GET route once it has served one.
+    assert sum(len(set(pattern.callback.actions) - {"head"}) for pattern in urlpatterns) == len(ENDPOINTS)
 
 
 @pytest.mark.parametrize("method, path, scope", ENDPOINTS)

@@ -1,11 +1,14 @@
 """What every profiles endpoint shares: scopes, the caller's tenant, strict query parameters.
 
-Who may do what (seed 004), with service-client credentials until people's tokens arrive:
+Who may do what (seed 004):
 
 - `profiles:read` reads everything of the credential's tenant except soft-deleted profiles;
-- `profiles:write` is the admin's scope: every write, and reads of soft-deleted profiles. A service
-  acting for a fan or a celebrity names that person in the path (`/v1/fans/{fan_user_id}/…`,
-  `/v1/celebrities/{celebrity_user_id}`), so the same rules will apply to people's own tokens;
+- `profiles:write` is the admin's scope (an API client's, or a person's with the `admin` role):
+  every write, and reads of soft-deleted profiles. A service acting for a fan or a celebrity names
+  that person in the path (`/v1/fans/{fan_user_id}/…`, `/v1/celebrities/{celebrity_user_id}`);
+- a person signed in with Keycloak manages their own fan routes (profile, follows, media, mailing
+  list) and reads and edits their own celebrity profile (not its status or display weight), with
+  no scope at all: `ScopeOrSelf` compares the person with the id in the path;
 - anonymous callers read published data only, through `/v1/tenants/{slug}/…` and `/share/{slug}/…`:
   the tenant is named by its slug in the path, and they never see deleted profiles.
 
@@ -20,8 +23,9 @@ from rest_framework.exceptions import APIException, ValidationError
 from users.api.base import TenantViewSet
 from users.api.errors import ErrorSerializer
 from users.api.pagination import PAGING_PARAMS
+from users.api.permissions import HasScope
 from users.api.users import ERRORS
-from users.models import Tenant
+from users.models import Tenant, User
 
 READ = "profiles:read"
 WRITE = "profiles:write"
@@ -67,9 +71,23 @@ class StrictFilterMixin:
         return super().filter_queryset(queryset)
 
 
+class ScopeOrSelf(HasScope):
+    """The scope of the action, or a person acting on their own routes: views name the path's
+    `self_kwarg` (the person's id) and, optionally, the `self_actions` a person may take."""
+
+    def has_permission(self, request, view):
+        if super().has_permission(request, view):
+            return True
+        kwarg, actions = getattr(view, "self_kwarg", None), getattr(view, "self_actions", None)
+        user = request.user
+        return bool(kwarg and isinstance(user, User) and (actions is None or view.action in actions)
+                    and str(view.kwargs.get(kwarg)) == str(user.pk))
+
+
 class ProfilesViewSet(StrictFilterMixin, TenantViewSet):
     read_scope = READ
     write_scope = WRITE
+    permission_classes = [ScopeOrSelf]
 
     @property
     def is_admin(self) -> bool:

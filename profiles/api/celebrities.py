@@ -10,7 +10,7 @@ import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from profiles import search, services
@@ -198,6 +198,9 @@ class CelebrityViewSet(ProfilesViewSet, mixins.ListModelMixin, mixins.CreateMode
     filterset_class = CelebrityFilter
     pagination_class = TwoColumnKeysetPagination
     cursor_fields = ("-display_weight", "-user_id")
+    self_kwarg = "pk"  # a celebrity reads and edits their own profile
+    self_actions = {"retrieve", "partial_update", "create_shortlink"}
+    curated_fields = {"status", "display_weight"}  # an admin's decisions, even on one's own profile
 
     def get_queryset(self):
         return self._visible(celebrity_queryset(detail=self.action != "list"))
@@ -220,6 +223,9 @@ class CelebrityViewSet(ProfilesViewSet, mixins.ListModelMixin, mixins.CreateMode
         return Response(self._detail(profile.pk), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
+        curated = sorted(self.curated_fields & set(request.data)) if isinstance(request.data, dict) else []
+        if curated and not self.is_admin:
+            raise ValidationError({name: ["Only an admin of the tenant changes this."] for name in curated})
         serializer = CelebrityProfileSerializer(self.get_object(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         profile = serializer.save()

@@ -77,6 +77,7 @@ class MediaSerializer(StrictSerializer, serializers.ModelSerializer):
 
 
 class FanScopedViewSet(ProfilesViewSet):
+    self_kwarg = "fan_user_id"  # a fan manages their own profile, follows and media
     def fan(self, fan_user_id) -> FanProfile:
         return get_object_or_404(FanProfile.objects.filter(tenant=self.tenant).select_related("user"), pk=fan_user_id)
 
