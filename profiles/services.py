@@ -69,23 +69,8 @@ _CONFLICTS = {
 }
 
 
-def _conflict_from(error: IntegrityError) -> Conflict:
-    diag = getattr(error.__cause__, "diag", None)
-    key = getattr(diag, "constraint_name", None)
-    if key is None:  # SQLite: "UNIQUE constraint failed: profiles_referralcode.tenant_id, profiles_referralcode.code"
-        key = str(error).rsplit(" ", 1)[-1]
-    if key not in _CONFLICTS:
-        raise error
-    return Conflict(*_CONFLICTS[key])
-
-
 def _save(instance, **kwargs):
-    try:
-        with transaction.atomic():
-            instance.save(**kwargs)
-    except IntegrityError as error:
-        raise _conflict_from(error) from None
-    return instance
+    return user_services.save_unique(instance, _CONFLICTS, **kwargs)
 
 
 def tenant_user(tenant: Tenant, user_id) -> User:

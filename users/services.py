@@ -50,42 +50,37 @@ RESERVED_ATTRIBUTE_NAMES = {
     "first_name", "firstName", "last_name", "lastName", "enabled", "createdTimestamp",
 }
 
-# Constraint name (PostgreSQL) or "table.column" (SQLite) -> API field.
-_CONFLICT_FIELDS = {
-    "user_username_per_tenant": "username",
-    "users_user.username": "username",
-    "user_email_per_tenant": "email",
-    "users_user.email": "email",
-    "user_phone_per_tenant": "phone_number",
-    "users_user.phone_number": "phone_number",
-    "users_user_pkey": "id",
-    "users_user.id": "id",
-    "role_name_per_tenant": "name",
-    "users_role.name": "name",
-    "group_path_per_tenant": "name",
-    "users_group.path": "name",
-    "apiclient_name_per_tenant": "name",
-    "users_apiclient.name": "name",
-}
-_CONFLICT_MESSAGES = {
-    "username": "This username is already taken in this tenant.",
-    "email": "Another user of this tenant already has this email address.",
-    "phone_number": "Another user of this tenant already has this phone number.",
-    "id": "A user with this id already exists.",
-    "name": "This name is already taken in this tenant.",
+# Constraint name (PostgreSQL) or "table.column" (SQLite) -> (API field, message).
+_USERNAME = ("username", "This username is already taken in this tenant.")
+_EMAIL = ("email", "Another user of this tenant already has this email address.")
+_PHONE = ("phone_number", "Another user of this tenant already has this phone number.")
+_ID = ("id", "A user with this id already exists.")
+_NAME = ("name", "This name is already taken in this tenant.")
+CONFLICTS = {
+    "user_username_per_tenant": _USERNAME, "users_user.username": _USERNAME,
+    "user_email_per_tenant": _EMAIL, "users_user.email": _EMAIL,
+    "user_phone_per_tenant": _PHONE, "users_user.phone_number": _PHONE,
+    "users_user_pkey": _ID, "users_user.id": _ID,
+    "role_name_per_tenant": _NAME, "users_role.name": _NAME,
+    "group_path_per_tenant": _NAME, "users_group.path": _NAME,
+    "apiclient_name_per_tenant": _NAME, "users_apiclient.name": _NAME,
 }
 
 
-def _conflict_from(error: IntegrityError) -> Conflict:
-    cause = error.__cause__
-    diag = getattr(cause, "diag", None)
-    key = getattr(diag, "constraint_name", None)
-    if key is None:  # SQLite: "UNIQUE constraint failed: users_user.tenant_id, users_user.email"
-        key = str(error).rsplit(" ", 1)[-1]
-    field = _CONFLICT_FIELDS.get(key)
-    if field is None:
-        raise error
-    return Conflict(field, _CONFLICT_MESSAGES[field])
+def save_unique(instance, conflicts: dict[str, tuple[str, str]] = CONFLICTS, **kwargs):
+    """Save; a unique constraint named in `conflicts` that refuses the row becomes a `Conflict`."""
+    try:
+        with transaction.atomic():
+            instance.save(**kwargs)
+    except IntegrityError as error:
+        diag = getattr(error.__cause__, "diag", None)
+        key = getattr(diag, "constraint_name", None)
+        if key is None:  # SQLite: "UNIQUE constraint failed: users_user.tenant_id, users_user.email"
+            key = str(error).rsplit(" ", 1)[-1]
+        if key not in conflicts:
+            raise
+        raise Conflict(*conflicts[key]) from None
+    return instance
 
 
 def _sha256(value: str) -> str:
@@ -197,15 +192,6 @@ USER_FIELD_DEFAULTS = {
 }
 
 
-def _save(instance, **kwargs):
-    try:
-        with transaction.atomic():
-            instance.save(**kwargs)
-    except IntegrityError as error:
-        raise _conflict_from(error) from None
-    return instance
-
-
 @transaction.atomic
 def create_user(tenant: Tenant, *, username: str, password: str | None = None, **fields) -> User:
     """Create a user; an `id` may be given so that an imported Keycloak UUID is kept."""
@@ -218,7 +204,7 @@ def create_user(tenant: Tenant, *, username: str, password: str | None = None, *
         user.set_password(password)
     else:
         user.set_unusable_password()
-    return _save(user, force_insert=True)
+    return save_unique(user, force_insert=True)
 
 
 @transaction.atomic
@@ -230,7 +216,7 @@ def update_user(user: User, changes: dict, *, replace: bool = False) -> User:
     for name, value in changes.items():
         setattr(user, name, value)
     _set_active(user, active)
-    return _save(user)
+    return save_unique(user)
 
 
 def _set_active(user: User, active: bool):
@@ -336,7 +322,7 @@ def record_login(user: User, *, client: str = "", ip: str | None = None) -> User
 
 
 def create_role(tenant: Tenant, name: str, description: str = "") -> Role:
-    return _save(Role(tenant=tenant, name=validate_name(name, "role"), description=description))
+    return save_unique(Role(tenant=tenant, name=validate_name(name, "role"), description=description))
 
 
 def delete_role(role: Role):
@@ -373,7 +359,7 @@ def create_group(tenant: Tenant, name: str, parent: Group | None = None) -> Grou
     if parent is not None and parent.tenant_id != tenant.id:
         raise NotFound("No such parent group.")
     path = f"{parent.path if parent else ''}/{name}"
-    return _save(Group(tenant=tenant, name=name, parent=parent, path=path))
+    return save_unique(Group(tenant=tenant, name=name, parent=parent, path=path))
 
 
 def delete_group(group: Group):
@@ -412,7 +398,7 @@ def create_api_client(tenant: Tenant, name: str, scopes: list[str]) -> tuple[Api
         raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
     key = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    client = _save(
+    client = save_unique(
         ApiClient(tenant=tenant, name=name, key=key, secret_hash=_sha256(secret), scopes=sorted(set(scopes)))
     )
     return client, f"{TOKEN_PREFIX}{key}.{secret}"

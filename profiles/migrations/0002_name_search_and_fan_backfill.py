@@ -7,22 +7,12 @@ Users created before this app existed get their fan profile here; new users get 
 
 from django.db import migrations
 
+from users.migration_ops import postgres_indexes
+
 INDEXES = {
     f"celeb_{column}_trgm": f'ON profiles_celebrityprofile USING gin ((lower({column}) COLLATE "C") gin_trgm_ops)'
     for column in ("display_name", "first_name", "last_name")
 }
-
-
-def create_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, definition in INDEXES.items():
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} {definition}")
-
-
-def drop_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 BACKFILL = """
@@ -35,6 +25,6 @@ WHERE NOT EXISTS (SELECT 1 FROM profiles_fanprofile f WHERE f.fan_user_id = u.id
 class Migration(migrations.Migration):
     dependencies = [("profiles", "0001_initial"), ("users", "0002_search_indexes")]
     operations = [
-        migrations.RunPython(create_indexes, drop_indexes),
+        postgres_indexes(INDEXES),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
     ]

@@ -8,6 +8,8 @@ partial index; the common side is served by walking the username index in order.
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
+from users.migration_ops import postgres_indexes
+
 INDEXES = {
     "user_first_name_lower": 'ON users_user (tenant_id, (lower(first_name) COLLATE "C"))',
     "user_last_name_lower": 'ON users_user (tenant_id, (lower(last_name) COLLATE "C"))',
@@ -21,21 +23,9 @@ INDEXES = {
 }
 
 
-def create_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name, definition in INDEXES.items():
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} {definition}")
-
-
-def drop_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for name in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
-
-
 class Migration(migrations.Migration):
     dependencies = [("users", "0001_initial")]
     operations = [
         TrigramExtension(),
-        migrations.RunPython(create_indexes, drop_indexes),
+        postgres_indexes(INDEXES),
     ]
