@@ -8,7 +8,7 @@ PORT ?= 8000
 
 N ?= 1000000
 
-.PHONY: run test bench schema provider java clean
+.PHONY: run test bench schema provider java chromium clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,9 @@ run: $(STAMP) java
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} HOST=$(HOST) PORT=$(PORT) $(PY) -m keycloak_bridge.devstack
 
 ## Install what is missing (PostgreSQL, Keycloak included), build and unit-test the provider,
-## start a private PostgreSQL, run every test (end-to-end ones against a real Keycloak).
-test: $(STAMP) provider
+## start a private PostgreSQL, run every test (end-to-end ones against a real Keycloak, the admin's
+## single sign-on in headless Chromium).
+test: $(STAMP) provider chromium
 	$(PY) -m tests.postgres -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## The Keycloak provider jar, with its JUnit tests.
@@ -36,6 +37,10 @@ provider: java
 java:
 	@command -v mvn >/dev/null && command -v javac >/dev/null || \
 		{ apt-get update -q && apt-get install -y -q openjdk-17-jdk-headless maven; }
+
+## Debian's Chromium for the browser test, driven by Playwright (which never downloads a browser here).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
 ## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report.
 bench: $(STAMP)

@@ -199,3 +199,79 @@ INVENTORY_TIMEOUT_SECONDS = env_int("INVENTORY_TIMEOUT_SECONDS", 5)
 SHARE_BASE_URL = os.environ.get("SHARE_BASE_URL", "")
 SHARE_SITE_NAME = os.environ.get("SHARE_SITE_NAME", "")
 SHARE_FACEBOOK_APP_ID = os.environ.get("SHARE_FACEBOOK_APP_ID", "")
+
+# --- Operators' single sign-on to the admin through Keycloak (keycloak_bridge/admin_sso.py) ---
+# mozilla-django-oidc's authorization-code flow with PKCE against the `identity-admin` client of the
+# operators' realm. Empty ADMIN_OIDC_ISSUER: no SSO, the admin signs in with passwords only.
+ADMIN_OIDC_ISSUER = os.environ.get("ADMIN_OIDC_ISSUER", "").rstrip("/")
+ADMIN_OIDC_CLIENT_ID = os.environ.get("ADMIN_OIDC_CLIENT_ID", "identity-admin")
+ADMIN_OIDC_CLIENT_SECRET = os.environ.get("ADMIN_OIDC_CLIENT_SECRET", "")
+# False removes the password form and OperatorBackend: operators then sign in through Keycloak only.
+ADMIN_PASSWORD_LOGIN = env_bool("ADMIN_PASSWORD_LOGIN", True)
+# The backend roles (users.Role names, in the issuer's tenant) that make is_staff and is_superuser.
+ADMIN_OIDC_STAFF_ROLE = os.environ.get("ADMIN_OIDC_STAFF_ROLE", "operator")
+ADMIN_OIDC_SUPERUSER_ROLE = os.environ.get("ADMIN_OIDC_SUPERUSER_ROLE", "superuser")
+if not ADMIN_PASSWORD_LOGIN and not ADMIN_OIDC_ISSUER:
+    raise ImproperlyConfigured("ADMIN_PASSWORD_LOGIN=false needs ADMIN_OIDC_ISSUER: nobody could sign in to the admin.")
+
+AUTHENTICATION_BACKENDS = (["users.backends.OperatorBackend"] if ADMIN_PASSWORD_LOGIN else []) + (
+    ["keycloak_bridge.admin_sso.AdminOIDCBackend"] if ADMIN_OIDC_ISSUER else [])
+# mozilla-django-oidc's settings, from Keycloak's standard endpoints under the issuer.
+OIDC_RP_CLIENT_ID = ADMIN_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = ADMIN_OIDC_CLIENT_SECRET
+OIDC_OP_AUTHORIZATION_ENDPOINT = f"{ADMIN_OIDC_ISSUER}/protocol/openid-connect/auth"
+OIDC_OP_TOKEN_ENDPOINT = f"{ADMIN_OIDC_ISSUER}/protocol/openid-connect/token"
+OIDC_OP_USER_ENDPOINT = f"{ADMIN_OIDC_ISSUER}/protocol/openid-connect/userinfo"
+OIDC_OP_JWKS_ENDPOINT = f"{ADMIN_OIDC_ISSUER}/protocol/openid-connect/certs"
+OIDC_OP_LOGOUT_ENDPOINT = f"{ADMIN_OIDC_ISSUER}/protocol/openid-connect/logout"
+OIDC_OP_LOGOUT_URL_METHOD = "keycloak_bridge.admin_sso.keycloak_logout_url"
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True
+OIDC_CREATE_USER = False
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATE_CLASS = "keycloak_bridge.admin_sso.AdminOIDCLoginView"
+OIDC_CALLBACK_CLASS = "keycloak_bridge.admin_sso.AdminOIDCCallbackView"
+LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"
+
+# --- Verification codes, magic sign-in links and SMS codes (users/verification.py, users/delivery.py) ---
+# SMS: the console logs messages (the development default); Twilio sends them (the default otherwise,
+# so a production deployment without Twilio settings fails loudly instead of logging codes).
+SMS_BACKEND = os.environ.get(
+    "SMS_BACKEND", "users.delivery.ConsoleSms" if DEBUG else "users.delivery.TwilioSms")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+# A sender number in E.164, or a Messaging Service SID (MG…), sent as MessagingServiceSid.
+TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
+TWILIO_BASE_URL = os.environ.get("TWILIO_BASE_URL", "https://api.twilio.com")
+TWILIO_TIMEOUT_SECONDS = env_int("TWILIO_TIMEOUT_SECONDS", 10)
+# E-mail through Django's backends: the console in development, SMTP otherwise.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
+# Links: {token} (magic links) or {id} and {code} (e-mail verification), {tenant} the tenant's slug,
+# {state} the caller's opaque value (magic links); each is URL-quoted.
+MAGIC_LINK_URL_TEMPLATE = os.environ.get(
+    "MAGIC_LINK_URL_TEMPLATE", "http://127.0.0.1:8080/realms/{tenant}/magic-link?token={token}&state={state}")
+EMAIL_VERIFICATION_URL_TEMPLATE = os.environ.get(
+    "EMAIL_VERIFICATION_URL_TEMPLATE", "http://127.0.0.1:3000/verify-email?verification={id}&code={code}")
+# Sends (codes, links, magic requests) allowed per number or address, and per end user's IP.
+VERIFICATION_SEND_RATE_PER_DESTINATION = os.environ.get("VERIFICATION_SEND_RATE_PER_DESTINATION", "5/hour")
+VERIFICATION_SEND_RATE_PER_IP = os.environ.get("VERIFICATION_SEND_RATE_PER_IP", "30/hour")
+# False sends magic links and codes inline (the answer's timing then shows whether a user exists).
+DELIVERY_IN_BACKGROUND = env_bool("DELIVERY_IN_BACKGROUND", True)
+VERIFICATION_CODE_TTL_SECONDS = 10 * 60
+VERIFICATION_LINK_TTL_SECONDS = 24 * 3600
+VERIFICATION_PROOF_MAX_AGE_SECONDS = 15 * 60
+MAGIC_LINK_TTL_SECONDS = 24 * 3600  # seed 004's Magic Link SPI
+MAGIC_SMS_TTL_SECONDS = 10 * 60

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 
 from identity.health import healthz, readyz
+from keycloak_bridge import admin_sso
 from profiles import share
 from users.api.authentication import ApiClientAuthentication
 from users.api.permissions import SchemaReader
@@ -14,13 +15,21 @@ schema_access = {
     "permission_classes": [SchemaReader],
 }
 
+# Operators' sign-in: "Sign in with Keycloak" above the password form, and a logout that also ends
+# the Keycloak session (keycloak_bridge/admin_sso.py).
+admin.site.login_template = "admin/sso_login.html"
+
 urlpatterns = [
+    path("admin/login/", admin_sso.admin_login),
+    path("admin/logout/", admin_sso.admin_logout),
     path("admin/", admin.site.urls),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("v1/schema", SpectacularAPIView.as_view(**schema_access), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema", **schema_access), name="docs"),
     path("v1/", include("users.api.urls")),
+    path("v1/", include("users.api.verification_urls")),
     path("v1/", include("profiles.api.urls")),
     path("share/<slug:slug>/celebrities/<str:key>", share.celebrity_page, name="share-celebrity"),
     path("share/<slug:slug>/events/<str:event_id>", share.event_page, name="share-event"),

@@ -4,10 +4,12 @@ users in the backend. Ctrl-C stops both.
 The backend is Django's development server (SQLite unless DATABASE_URL says otherwise). Keycloak
 keeps its own small database under `.run/keycloak`; the demo realm is re-applied on every start,
 with a fresh API token for the provider, so a restart always begins from the configuration in
-`keycloak_bridge/realm/`.
+`keycloak_bridge/realm/`. Operators sign in to the admin through the realm too: the secret of its
+`identity-admin` client is chosen here, before the backend starts, and given to both.
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,6 +19,17 @@ from pathlib import Path
 
 import django
 
+BACKEND_HOST = os.environ.get("HOST", "127.0.0.1")
+BACKEND_PORT = int(os.environ.get("PORT", "8000"))
+KEYCLOAK_PORT = int(os.environ.get("KEYCLOAK_PORT", "8080"))
+REALM = "demo"
+DEMO_PASSWORD = "demo-password-1"
+# The admin's single sign-on through the demo realm (keycloak_bridge/admin_sso.py), for this process
+# and the backend's: the realm is applied with this client secret.
+ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
+os.environ.update(ADMIN_OIDC_ISSUER=f"http://127.0.0.1:{KEYCLOAK_PORT}/realms/{REALM}",
+                  ADMIN_OIDC_CLIENT_ID="identity-admin", ADMIN_OIDC_CLIENT_SECRET=ADMIN_CLIENT_SECRET)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
 django.setup()
 
@@ -25,11 +38,6 @@ from django.core.management import call_command  # noqa: E402
 from keycloak_bridge.keycloak_runner import start_keycloak  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKEND_HOST = os.environ.get("HOST", "127.0.0.1")
-BACKEND_PORT = int(os.environ.get("PORT", "8000"))
-KEYCLOAK_PORT = int(os.environ.get("KEYCLOAK_PORT", "8080"))
-REALM = "demo"
-DEMO_PASSWORD = "demo-password-1"
 
 
 def say(message):
@@ -69,11 +77,13 @@ def main():
         keycloak = start_keycloak(port=KEYCLOAK_PORT, data_dir=ROOT / ".run" / "keycloak")
         call_command("connect_keycloak", tenant=REALM, keycloak_url=keycloak.base_url,
                      backend_url=f"http://{BACKEND_HOST}:{BACKEND_PORT}", admin_user=keycloak.admin_user,
-                     admin_password=keycloak.admin_password,
+                     admin_password=keycloak.admin_password, admin_client_secret=ADMIN_CLIENT_SECRET,
                      redirect_uris=[f"http://{BACKEND_HOST}:{BACKEND_PORT}/*", "http://localhost:3000/*"])
         base = keycloak.base_url
         say("ready. Everything below runs until Ctrl-C.")
         print(f"""
+  Django admin             http://{BACKEND_HOST}:{BACKEND_PORT}/admin/   "Sign in with Keycloak": dora / {DEMO_PASSWORD}
+                           (an operator by her backend role; or the password form with the operator above)
   Keycloak admin console   {base}/admin/   ({keycloak.admin_user} / {keycloak.admin_password})
   Demo realm               {REALM}: users live in the backend, found through the provider
   Demo realm account page  {base}/realms/{REALM}/account/   (alice / {DEMO_PASSWORD})

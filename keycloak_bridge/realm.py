@@ -1,7 +1,8 @@
 """Realm configuration as code: builds the ``demo`` realm and applies it through the admin REST API.
 
 The realm template is ``keycloak_bridge/realm/demo-realm.json`` (clients, roles, audience mappers,
-event listener, the ``identity-backend`` user storage component) and
+event listener, the ``identity-backend`` user storage component, the ``identity-admin`` client of
+operators' single sign-on to the Django admin) and
 ``keycloak_bridge/realm/user-profile.json`` (the declarative user profile: phone attributes, names
 optional). Secrets and URLs are injected at apply time, never committed.
 
@@ -32,6 +33,7 @@ REALM_DIR = Path(__file__).resolve().parent / "realm"
 TEMPLATE = REALM_DIR / "demo-realm.json"
 USER_PROFILE = REALM_DIR / "user-profile.json"
 STORAGE_PROVIDER_ID = "identity-backend"
+ADMIN_CLIENT_ID = "identity-admin"
 STORAGE_COMPONENT_TYPE = "org.keycloak.storage.UserStorageProvider"
 CACHE_POLICIES = ("NO_CACHE", "DEFAULT", "EVICT_DAILY", "EVICT_WEEKLY", "MAX_LIFESPAN")
 
@@ -47,18 +49,33 @@ def build_realm(
     cache_policy: str = "NO_CACHE",
     backend_client_secret: str | None = None,
     redirect_uris: Sequence[str] | None = None,
+    admin_base_url: str | None = None,
+    admin_client_secret: str | None = None,
     connect_timeout_ms: int = 2000,
     read_timeout_ms: int = 5000,
     max_lifespan_ms: int | None = None,
 ) -> dict[str, Any]:
-    """The realm representation (a dict ready for ``POST /admin/realms``)."""
+    """The realm representation (a dict ready for ``POST /admin/realms``).
+
+    ``admin_base_url`` is the backend's public URL as operators' browsers reach it (default
+    ``backend_url``): the ``identity-admin`` client redirects to ``<admin_base_url>/oidc/callback/``
+    after sign-in and to ``<admin_base_url>/admin/`` after logout."""
     if cache_policy not in CACHE_POLICIES:
         raise ValueError(f"cache_policy must be one of {', '.join(CACHE_POLICIES)}")
     rep = json.loads(TEMPLATE.read_text())
     rep["realm"] = realm
+    admin_base_url = (admin_base_url or backend_url).rstrip("/")
     for client in rep["clients"]:
         if client.get("secret") == "__BACKEND_CLIENT_SECRET__":
             client["secret"] = backend_client_secret or secrets.token_urlsafe(32)
+        if client.get("secret") == "__ADMIN_CLIENT_SECRET__":
+            client["secret"] = admin_client_secret or secrets.token_urlsafe(32)
+        if client["clientId"] == ADMIN_CLIENT_ID:
+            client["redirectUris"] = [uri.replace("__ADMIN_BASE_URL__", admin_base_url)
+                                      for uri in client["redirectUris"]]
+            attributes = client["attributes"]
+            attributes["post.logout.redirect.uris"] = attributes["post.logout.redirect.uris"].replace(
+                "__ADMIN_BASE_URL__", admin_base_url)
         if redirect_uris is not None and client["clientId"] == "identity-frontend":
             client["redirectUris"] = list(redirect_uris)
     storage = rep["components"][STORAGE_COMPONENT_TYPE][0]
@@ -145,13 +162,19 @@ def apply_realm(
     cache_policy: str = "NO_CACHE",
     backend_client_secret: str | None = None,
     redirect_uris: Sequence[str] | None = None,
+    admin_base_url: str | None = None,
+    admin_client_secret: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Creates (or deletes and re-creates) ``realm`` in the Keycloak at ``kc_base_url``.
 
-    Returns ``{"realm", "issuer", "backend_client_secret", "storage_component_id"}``."""
+    Returns ``{"realm", "issuer", "backend_client_secret", "admin_client_id", "admin_client_secret",
+    "storage_component_id"}``; the backend needs the issuer and the admin client's id and secret
+    (``ADMIN_OIDC_ISSUER``, ``ADMIN_OIDC_CLIENT_ID``, ``ADMIN_OIDC_CLIENT_SECRET``) for operators'
+    single sign-on."""
     rep = build_realm(backend_url, api_token, realm=realm, cache_policy=cache_policy,
-                      backend_client_secret=backend_client_secret, redirect_uris=redirect_uris, **options)
+                      backend_client_secret=backend_client_secret, redirect_uris=redirect_uris,
+                      admin_base_url=admin_base_url, admin_client_secret=admin_client_secret, **options)
     admin = AdminClient(kc_base_url, admin_user, admin_password)
     status, _ = admin.request("GET", f"/admin/realms/{urllib.parse.quote(realm)}")
     if status == 200:
@@ -164,10 +187,13 @@ def apply_realm(
         raise RealmError(f"realm {realm} was created but has no {STORAGE_PROVIDER_ID} user storage component; "
                          "is the provider jar installed in Keycloak's providers/ folder?")
     secret = next(c["secret"] for c in rep["clients"] if c["clientId"] == "identity-backend")
+    admin_secret = next(c["secret"] for c in rep["clients"] if c["clientId"] == ADMIN_CLIENT_ID)
     return {
         "realm": realm,
         "issuer": f"{kc_base_url.rstrip('/')}/realms/{realm}",
         "backend_client_secret": secret,
+        "admin_client_id": ADMIN_CLIENT_ID,
+        "admin_client_secret": admin_secret,
         "storage_component_id": component["id"],
     }
 
@@ -184,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--cache-policy", default="NO_CACHE", choices=CACHE_POLICIES)
         p.add_argument("--backend-client-secret", default=os.environ.get("IDENTITY_BACKEND_CLIENT_SECRET"))
         p.add_argument("--redirect-uri", action="append", dest="redirect_uris")
+        p.add_argument("--admin-base-url", default=None,
+                       help="the backend's URL as operators' browsers reach it (default --backend-url)")
+        p.add_argument("--admin-client-secret", default=os.environ.get("ADMIN_OIDC_CLIENT_SECRET"))
         if name == "apply":
             p.add_argument("--keycloak-url", default=os.environ.get("KEYCLOAK_URL", "http://127.0.0.1:8080"))
             p.add_argument("--admin-user", default=os.environ.get("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"))
@@ -194,13 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "show":
             rep = build_realm(args.backend_url, args.api_token, realm=args.realm, cache_policy=args.cache_policy,
-                              backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris)
+                              backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris,
+                              admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret)
             json.dump(rep, sys.stdout, indent=2)
             print()
         else:
             result = apply_realm(args.keycloak_url, args.admin_user, args.admin_password, args.backend_url,
                                  args.api_token, realm=args.realm, cache_policy=args.cache_policy,
-                                 backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris)
+                                 backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris,
+                                 admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret)
             json.dump(result, sys.stdout, indent=2)
             print()
     except (RealmError, ValueError) as exc:

@@ -54,3 +54,19 @@ def test_concurrent_first_logins_count_every_login(live_server, api, tenant):
     assert [status for status, _ in results] == [204] * 6, results
     user.login.refresh_from_db()
     assert user.login.login_count == 6
+
+
+def test_concurrent_wrong_guesses_never_exceed_five_attempts(live_server, make_client, tenant, settings):
+    from users import verification
+    from users.models import Verification
+
+    settings.SMS_BACKEND = "users.delivery.ConsoleSms"
+    client = make_client(tenant, ["verification:write"])
+    row = verification.start_verification(tenant, Verification.SMS, "+15550001111")
+    results = race(12, lambda i: post(f"{live_server.url}/v1/phone-verifications/{row.pk}:confirm",
+                                      client.token, {"code": "x"}))
+    assert [status for status, _ in results] == [400] * 12, results
+    wrong = [body for _, body in results if body["fields"]["code"] == ["This code is wrong."]]
+    assert len(wrong) == 5  # only five guesses were ever compared
+    row.refresh_from_db()
+    assert row.attempts == 5

@@ -166,6 +166,7 @@ class ApiClient(models.Model):
         ("credentials:verify", "Check passwords"),
         ("profiles:read", "Read celebrity and fan profiles, follows, referral codes and preferences"),
         ("profiles:write", "Change profiles and act as their tenant's admin (deleted profiles included)"),
+        ("verification:write", "Send and confirm verification codes; issue and redeem magic sign-in links and codes"),
     ]
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")
@@ -196,3 +197,57 @@ class PasswordResetToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class Verification(models.Model):
+    """A one-time code sent to a phone number or e-mail address, to prove its holder controls it.
+
+    Only an HMAC of the code is stored (keyed by SECRET_KEY and this row's id: a 6-digit code has
+    too few values for a plain hash to resist offline guessing). `attempts` counts wrong guesses,
+    incremented in the database so that concurrent guesses cannot exceed the limit.
+    """
+
+    SMS = "sms"
+    EMAIL = "email"
+    CHANNELS = [(SMS, "SMS"), (EMAIL, "E-mail")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="verifications")
+    channel = models.CharField(max_length=5, choices=CHANNELS)
+    destination = models.CharField(max_length=254, help_text="E.164 number or lower-case address")
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="verification_expires_at")]
+
+
+class MagicToken(models.Model):
+    """A single-use passwordless sign-in: a link token (e-mail) or a 6-digit code (SMS).
+
+    `user` is null for decoy rows written when nobody has the address or number, so that a request
+    does the same database work either way; such rows can never be redeemed. Only an HMAC of the
+    token or code is stored.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="magic_tokens")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="magic_tokens")
+    channel = models.CharField(max_length=5, choices=Verification.CHANNELS)
+    destination = models.CharField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "channel", "destination", "-created_at"], name="magictoken_destination"),
+            models.Index(fields=["expires_at"], name="magictoken_expires_at"),
+        ]

@@ -33,9 +33,10 @@ ACCESS_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.[01]"')
 class Backend:
     """gunicorn serving the backend on the test database, on a fixed loopback port."""
 
-    def __init__(self, database_url: str, log_dir: Path):
+    def __init__(self, database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.database_url = database_url
+        self.extra_env = dict(extra_env or {})
         self.access_log = log_dir / "access.log"
         self.error_log = log_dir / "error.log"
         self.process = None
@@ -48,7 +49,7 @@ class Backend:
         # No token or issuer cache: each test re-creates its tenant and the provider's client row.
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": self.database_url,
                "DATABASE_CONN_MAX_AGE": "0", "API_CLIENT_CACHE_SECONDS": "0",
-               "OIDC_ISSUER_CACHE_SECONDS": "0", "OIDC_LEEWAY_SECONDS": "1"}
+               "OIDC_ISSUER_CACHE_SECONDS": "0", "OIDC_LEEWAY_SECONDS": "1", **self.extra_env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
              "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
@@ -101,6 +102,8 @@ class Backend:
 # since each test's rows are flushed when it ends.
 API_KEY, API_SECRET = "e2ekeycloak00000", secrets.token_urlsafe(32)
 API_TOKEN = f"{services.TOKEN_PREFIX}{API_KEY}.{API_SECRET}"
+# The realm's identity-admin client, chosen before the backend starts: operators' single sign-on.
+ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
 
 
 @pytest.fixture
@@ -117,10 +120,12 @@ def e2e_tenant(transactional_db, realm, backend):
 
 
 @pytest.fixture(scope="package")
-def backend(django_db_setup, tmp_path_factory):
+def backend(django_db_setup, tmp_path_factory, keycloak):
     settings = connection.settings_dict
     url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    server = Backend(url, tmp_path_factory.mktemp("backend"))
+    admin_sso = {"ADMIN_OIDC_ISSUER": f"{keycloak.base_url}/realms/{REALM}",
+                 "ADMIN_OIDC_CLIENT_SECRET": ADMIN_CLIENT_SECRET}
+    server = Backend(url, tmp_path_factory.mktemp("backend"), extra_env=admin_sso)
     server.start()
     yield server
     server.stop()
@@ -137,7 +142,8 @@ def keycloak(tmp_path_factory):
 def realm(keycloak, backend):
     info = apply_realm(keycloak.base_url, keycloak.admin_user, keycloak.admin_password, backend.url,
                        API_TOKEN, realm=REALM, cache_policy="NO_CACHE",
-                       redirect_uris=[REDIRECT_URI])
+                       redirect_uris=[REDIRECT_URI], admin_base_url=backend.url,
+                       admin_client_secret=ADMIN_CLIENT_SECRET)
     info["base_url"] = keycloak.base_url
     return info
 

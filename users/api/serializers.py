@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from users import services
+from users import services, verification
 from users.search import UserCriteria, criteria_from_attributes, parse_keycloak_query
 from users.models import Group, Role, User
 
@@ -30,12 +30,19 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
     email = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=254)
     phone_number = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=40)
     attributes = serializers.JSONField(required=False)
+    email_verification_proof = serializers.CharField(
+        write_only=True, required=False, max_length=2000,
+        help_text="From POST /v1/email-verifications/{id}:confirm: sets `email_verified` if the address is the proven one.")
+    phone_verification_proof = serializers.CharField(
+        write_only=True, required=False, max_length=2000,
+        help_text="From POST /v1/phone-verifications/{id}:confirm: sets `phone_verified` if the number is the proven one.")
 
     class Meta:
         model = User
         fields = [
             "id", "username", "email", "email_verified", "phone_number", "phone_verified", "first_name",
             "last_name", "enabled", "deactivated_at", "attributes", "roles", "groups", "created_at", "updated_at",
+            "email_verification_proof", "phone_verification_proof",
         ]
         read_only_fields = ["id", "deactivated_at", "created_at", "updated_at"]
         extra_kwargs = {"username": {"validators": []}}
@@ -63,6 +70,23 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
     def validate_attributes(self, value):
         return services.validate_attributes(value)
 
+    PROOFS = [("email_verification_proof", "email", "email_verified"),
+              ("phone_verification_proof", "phone_number", "phone_verified")]
+
+    def validate(self, attrs):
+        """A verification proof sets its flag when it vouches for the user's value after this write."""
+        for proof_field, value_field, flag in self.PROOFS:
+            proof = attrs.pop(proof_field, None)
+            if not proof:
+                continue
+            channel = "email" if value_field == "email" else "sms"
+            proven = verification.check_proof(self.context["tenant"], channel, proof, proof_field)
+            value = attrs[value_field] if value_field in attrs else getattr(self.instance, value_field, None)
+            if value != proven:
+                raise serializers.ValidationError({proof_field: [f"This proof is for another {value_field}."]})
+            attrs[flag] = True
+        return attrs
+
     def update(self, instance, validated_data):
         return services.update_user(instance, validated_data, replace=not self.partial)
 
@@ -76,6 +100,7 @@ class UserCreateSerializer(UserSerializer):
         read_only_fields = ["deactivated_at", "created_at", "updated_at"]
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         if attrs.get("password"):
             services.check_password_strength(attrs["password"], User(**{k: v for k, v in attrs.items()
                                                                          if k != "password"}))

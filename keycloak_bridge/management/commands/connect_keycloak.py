@@ -1,6 +1,12 @@
-"""Point a Keycloak realm at this backend: a fresh API token for the provider, then the realm as code."""
+"""Point a Keycloak realm at this backend: a fresh API token for the provider, then the realm as code.
+
+It also prints the settings with which the backend lets operators sign in to the admin through the
+realm's ``identity-admin`` client (`make run` chooses the client secret up front and passes it to
+both the realm and its backend process).
+"""
 
 import os
+import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -26,9 +32,14 @@ class Command(BaseCommand):
         parser.add_argument("--cache-policy", default="NO_CACHE", choices=CACHE_POLICIES)
         parser.add_argument("--redirect-uri", action="append", dest="redirect_uris",
                             help="a redirect URI of the frontend client (repeatable)")
+        parser.add_argument("--admin-base-url", default=None,
+                            help="the backend's URL as operators' browsers reach it, for the admin's single "
+                                 "sign-on (default: --backend-url)")
+        parser.add_argument("--admin-client-secret", default=None,
+                            help="the secret of the realm's identity-admin client (default: a new random one)")
 
     def handle(self, *args, tenant, keycloak_url, backend_url, admin_user, admin_password, cache_policy,
-               redirect_uris, **options):
+               redirect_uris, admin_base_url=None, admin_client_secret=None, **options):
         with transaction.atomic():
             tenant_row, created = Tenant.objects.get_or_create(slug=tenant, defaults={"display_name": tenant.title()})
             for old in ApiClient.objects.filter(tenant=tenant_row, name=CLIENT_NAME):
@@ -37,10 +48,17 @@ class Command(BaseCommand):
         services.forget_cached_clients()
         try:
             info = apply_realm(keycloak_url, admin_user, admin_password, backend_url, token, realm=tenant,
-                               cache_policy=cache_policy, redirect_uris=redirect_uris)
+                               cache_policy=cache_policy, redirect_uris=redirect_uris,
+                               admin_base_url=admin_base_url or backend_url,
+                               admin_client_secret=admin_client_secret or secrets.token_urlsafe(32))
         except (RealmError, OSError) as error:
             raise CommandError(f"Keycloak at {keycloak_url} refused the realm: {error}. Is it running, "
                                "with our provider in providers/ and these admin credentials?") from None
         Tenant.objects.filter(pk=tenant_row.pk).update(oidc_issuer=info["issuer"])
         self.stdout.write(self.style.SUCCESS(
             f"Realm {tenant!r} at {keycloak_url} now finds its users in {backend_url} (issuer {info['issuer']})."))
+        self.stdout.write(
+            "Operators' single sign-on to the admin: give the backend these settings\n"
+            f"  ADMIN_OIDC_ISSUER={info['issuer']}\n"
+            f"  ADMIN_OIDC_CLIENT_ID={info['admin_client_id']}\n"
+            f"  ADMIN_OIDC_CLIENT_SECRET={info['admin_client_secret']}")

@@ -2,6 +2,7 @@
 
 import secrets
 
+from django.contrib.auth.models import Group as AdminGroup, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -13,7 +14,11 @@ DEMO_USERS = [
     ("alice", "alice@example.com", "Alice", "Smith", "+15551230001", ["admin"]),
     ("bob", "bob@example.com", "Bob", "Smithers", "+15551230002", []),
     ("carol", "carol@example.com", "Carol", "Jones", None, []),
+    # Signs in to the admin through Keycloak: the `operator` role makes her staff (keycloak_bridge/admin_sso.py).
+    ("dora", "dora@example.com", "Dora", "Ops", None, ["operator"]),
 ]
+# Django's group for operators who signed in with Keycloak: what they may see in the admin.
+SUPPORT_GROUP = "support"
 
 
 class Command(BaseCommand):
@@ -38,7 +43,7 @@ class Command(BaseCommand):
             operator.set_password(operator_password)
             operator.save(update_fields=["password"])
 
-        for name in ("admin", "celebrity", "fan"):
+        for name in ("admin", "operator", "celebrity", "fan"):
             Role.objects.get_or_create(tenant=demo, name=name)
         for username, email, first, last, phone, roles in DEMO_USERS:
             user = User.objects.filter(tenant=demo, username=username).first()
@@ -47,6 +52,11 @@ class Command(BaseCommand):
                                             phone_number=phone, email_verified=True)
             services.set_password(user, user_password)
             services.set_user_roles(user, roles)
+
+        support, _ = AdminGroup.objects.get_or_create(name=SUPPORT_GROUP)
+        support.permissions.set(Permission.objects.filter(
+            content_type__app_label__in=["users", "profiles"], codename__startswith="view_"))
+        User.objects.get(tenant=demo, username="dora").groups.add(support)
 
         ApiClient.objects.filter(tenant=demo, name="demo").delete()
         _, token = services.create_api_client(demo, "demo", sorted(services.KNOWN_SCOPES))
@@ -57,4 +67,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  API token ({tenant}): {token}")
         self.stdout.write(f"  Try:             curl -H 'Authorization: Bearer {token}' "
                           f"'http://127.0.0.1:8000/v1/users:search?search=smi'")
-        self.stdout.write(f"  Demo users:      alice, bob, carol / {user_password}")
+        self.stdout.write(f"  Demo users:      alice, bob, carol, dora / {user_password}")
+        self.stdout.write("  Admin with SSO:  \"Sign in with Keycloak\" as dora (role operator; Django group "
+                          f"{SUPPORT_GROUP!r}: views users and profiles)")

@@ -1,0 +1,84 @@
+"""A local stand-in for Twilio's Messages API, on 127.0.0.1 (port 0); tests read the codes from it."""
+
+import base64
+import http.server
+import json
+import re
+import threading
+import uuid
+from urllib.parse import parse_qs
+
+import pytest
+
+ACCOUNT_SID = "AC00000000000000000000000000000001"
+AUTH_TOKEN = "fake-twilio-auth-token"
+SENDER = "+15550000000"
+
+
+class FakeTwilio:
+    def __init__(self):
+        self.messages = []  # {"To", "From", "Body", ...} of every accepted message
+        self.requests = []  # every request: method, path, headers
+        self.fail_with = None  # an HTTP status to answer instead of accepting
+
+    def last_code(self, to: str) -> str:
+        bodies = [m["Body"] for m in self.messages if m["To"] == to]
+        assert bodies, f"no SMS to {to}"
+        return re.search(r"\b(\d{6})\b", bodies[-1]).group(1)
+
+    def sent_to(self, to: str) -> list[dict]:
+        return [m for m in self.messages if m["To"] == to]
+
+
+def _serve(state: FakeTwilio):
+    expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            state.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers)})
+            if self.path != f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json":
+                return self._answer(404, {"code": 20404, "message": "The requested resource was not found"})
+            if self.headers.get("Authorization") != expected_auth:
+                return self._answer(401, {"code": 20003, "message": "Authenticate"})
+            if state.fail_with:
+                return self._answer(state.fail_with, {"code": 21211, "message": "Refused"})
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            state.messages.append(form)
+            self._answer(201, {"sid": f"SM{uuid.uuid4().hex}", "status": "queued", "to": form.get("To"),
+                               "body": form.get("Body")})
+
+        def _answer(self, status, body):
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def twilio(settings):
+    """Points the Twilio backend at a fresh fake; background sends run inline, so messages are
+    there when the request returns."""
+    state = FakeTwilio()
+    server = _serve(state)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    settings.SMS_BACKEND = "users.delivery.TwilioSms"
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_FROM = SENDER
+    settings.TWILIO_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.DELIVERY_IN_BACKGROUND = False
+    state.url = settings.TWILIO_BASE_URL
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
