@@ -11,7 +11,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -21,9 +20,10 @@ from pathlib import Path
 
 import django
 
+from bench.load import log, measure
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-LUA = ROOT / "bench" / "wrk" / "request.lua"
 
 LOOKUPS = {
     "reference (bare DRF, no auth)": "/bench/reference/{id}",
@@ -47,10 +47,6 @@ SEARCHES = {
     "count (search=smi)": "/v1/users:count?search=smi",
     "count (everyone)": "/v1/users:count",
 }
-
-
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def free_port():
@@ -103,32 +99,6 @@ class Gunicorn:
             self.process.kill()
 
 
-def wrk(url, path, users, auth, seconds, connections, threads):
-    env = {**os.environ, "BENCH_PATH": path, "BENCH_N": str(users), "BENCH_AUTH": auth or ""}
-    out = subprocess.run(
-        ["wrk", "--threads", str(threads), "--connections", str(connections), "--duration", f"{seconds}s",
-         "--timeout", "10s", "--script", str(LUA), url],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def measure(server, name, path, args, auth):
-    wrk(server.url, path, args.users, auth, 2, args.connections, args.threads)  # warm-up
-    runs = [wrk(server.url, path, args.users, auth, args.duration, args.connections, args.threads)
-            for _ in range(args.runs)]
-    result = {
-        "path": path,
-        "rps": round(statistics.median(r["rps"] for r in runs), 1),
-        "p50_ms": round(statistics.median(r["p50_us"] for r in runs) / 1000, 2),
-        "p99_ms": round(statistics.median(r["p99_us"] for r in runs) / 1000, 2),
-        "errors": sum(r["errors"] for r in runs),
-    }
-    log(f"{name:<40} {result['rps']:>8,.0f} req/s  p50 {result['p50_ms']:>6.2f} ms  p99 {result['p99_ms']:>6.2f} ms"
-        + (f"  ERRORS {result['errors']}" if result["errors"] else ""))
-    return result
-
-
 def plans():
     """EXPLAIN of every search shape on the seeded table: none may scan users_user sequentially."""
     from bench.seed import TENANT
@@ -174,6 +144,18 @@ def table(results):
     return "\n".join(lines)
 
 
+def keycloak_summary(section):
+    from bench.keycloak import table as keycloak_table
+
+    load = section["load"]
+    return (f"\n## Through Keycloak\n\nRealm A finds the backend's {section['backend_users']:,} users through the "
+            f"provider; realm B holds {section['users_loaded']:,} of them in Keycloak's own storage (loaded by "
+            f"partial import in {load['seconds']} s, {load['users_per_second']:,} users/s). Same Keycloak, same "
+            f"PostgreSQL server, {section['password_hash']}. Logins: users 1..{section['login_pool']}, "
+            f"each logged in once before.\n\n{keycloak_table(section)}\n\n"
+            f"```json\n{json.dumps(section['ratios'], indent=2)}\n```\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -181,6 +163,14 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-keycloak", action="store_true", help="leave out the Keycloak step")
+    parser.add_argument("--keycloak-users", type=int, default=100_000,
+                        help="users imported into Keycloak's own storage (realm B); capped at --users")
+    parser.add_argument("--keycloak-login-users", type=int, default=500,
+                        help="users 1..K who log in during the login measurements")
+    parser.add_argument("--keycloak-cache-policies", default="DEFAULT,NO_CACHE",
+                        help="realm A's provider cache policies to measure, comma-separated")
+    parser.add_argument("--keycloak-batch", type=int, default=50, help="users per partial import")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
@@ -212,9 +202,13 @@ def main(argv=None):
     try:
         results["http"] = {}
         for name, path in {**LOOKUPS, **SEARCHES}.items():
-            results["http"][name] = measure(server, name, path.replace("{cursor}", cursor), args,
+            results["http"][name] = measure(server.url, name, path.replace("{cursor}", cursor), args,
                                             None if path.startswith("/bench/") else auth)
         results["worker_peak_rss_mb"] = round(server.worker_peak_rss_mb(), 1)
+        if not args.skip_keycloak:
+            from bench import keycloak
+
+            results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"])
     finally:
         server.stop()
     results["plans"] = plans()
@@ -232,6 +226,9 @@ def main(argv=None):
         "seeding <= 60 s": results["seeding"]["seconds"],
         "worker peak RSS <= 100 MB": results["worker_peak_rss_mb"],
     }
+    if "keycloak" in results:
+        results["targets"]["keycloak: rare search >= 50x, others >= 1x faster; login time <= 1.2x"] = \
+            results["keycloak"]["ratios"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(
@@ -239,6 +236,7 @@ def main(argv=None):
         f"{args.connections} connections, median of {args.runs} runs of {args.duration} s.\n\n{table(results)}\n\n"
         f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
         f"indexes included). Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n"
+        + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
     )
     print(table(results))
     print(json.dumps(results["targets"], indent=2))

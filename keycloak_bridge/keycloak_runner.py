@@ -338,9 +338,11 @@ def start_keycloak(
     timeout: float = DEFAULT_START_TIMEOUT,
     extra_args: Sequence[str] = (),
     build: bool = True,
+    db_args: Sequence[str] | None = None,
 ) -> KeycloakServer:
     """Builds the jar if stale, fetches Keycloak if missing, installs the jar, starts ``start-dev``
-    on 127.0.0.1 and waits until it is ready. The embedded H2 database lives in ``data_dir``."""
+    on 127.0.0.1 and waits until it is ready. The embedded H2 database lives in ``data_dir``
+    unless ``db_args`` (e.g. ``["--db=postgres", "--db-url=jdbc:postgresql://…"]``) replace it."""
     if build:
         build_provider()
     elif not JAR.exists():
@@ -364,9 +366,11 @@ def start_keycloak(
         f"--http-port={port}",
         f"--http-management-port={management_port}",
         "--health-enabled=true",
-        "--db=dev-file",
-        # no AUTO_SERVER: H2 must not open a network port
-        f"--db-url=jdbc:h2:file:{data / 'h2' / 'keycloakdb'};NON_KEYWORDS=VALUE",
+        *(db_args if db_args is not None else (
+            "--db=dev-file",
+            # no AUTO_SERVER: H2 must not open a network port
+            f"--db-url=jdbc:h2:file:{data / 'h2' / 'keycloakdb'};NON_KEYWORDS=VALUE",
+        )),
         "--cache=local",
         *extra_args,
     ]

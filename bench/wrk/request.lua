@@ -2,11 +2,15 @@
 --   BENCH_PATH  a path template: {i} {id} {username} {email} {phone} are filled for a random user
 --   BENCH_N     how many users were seeded (users 1..N)
 --   BENCH_AUTH  the Authorization header, if any
+--   BENCH_BODY  a form body template, filled the same way; when set the request is a POST (a login),
+--               and users the seed deactivates (every 50th) are skipped so that every login may succeed
 -- done() prints one JSON line with throughput, latency percentiles (microseconds) and errors.
 
 local template = os.getenv("BENCH_PATH")
 local n = tonumber(os.getenv("BENCH_N"))
 local auth = os.getenv("BENCH_AUTH")
+local body = os.getenv("BENCH_BODY")
+if body == "" then body = nil end
 local first = {"james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "william",
   "elizabeth", "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "charles",
   "karen", "christopher", "nancy", "daniel", "lisa", "matthew", "betty", "anthony", "margaret", "mark",
@@ -28,9 +32,12 @@ function init(args)
   if auth and auth ~= "" then
     wrk.headers["Authorization"] = auth
   end
+  if body then
+    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  end
 end
 
-local function fill(i)
+local function fill(text, i)
   local username = first[1 + i % 32] .. "." .. last[1 + math.floor(i / 32) % 50] .. i
   local values = {
     i = tostring(i),
@@ -39,11 +46,16 @@ local function fill(i)
     email = username .. "%40" .. domains[1 + i % 4],
     phone = "%2B1555" .. string.format("%07d", i),
   }
-  return (template:gsub("{(%w+)}", values))
+  return (text:gsub("{(%w+)}", values))
 end
 
 function request()
-  return wrk.format("GET", fill(math.random(1, n)))
+  local i = math.random(1, n)
+  if body then
+    if i % 50 == 0 then i = i - 1 end
+    return wrk.format("POST", fill(template, i), nil, fill(body, i))
+  end
+  return wrk.format("GET", fill(template, i))
 end
 
 function done(summary, latency, requests)
