@@ -160,9 +160,10 @@ def seed(count: int, workers: int = 2) -> dict:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(rebuild, order))
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE users_user")
-        cursor.execute("ANALYZE users_user_roles")
-        cursor.execute("ANALYZE users_user_identity_groups")
+        # VACUUM sets the visibility map, so that counts and deep offsets are index-only scans, as
+        # they are on a table autovacuum has visited.
+        for table in ("users_user", "users_user_roles", "users_user_identity_groups"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
     total = time.monotonic() - started
     result = {"users": count, "seconds": round(total, 1), "rows_per_second": round(count / total),
               "insert_seconds": round(inserted, 1), "index_seconds": round(time.monotonic() - index_started, 1)}

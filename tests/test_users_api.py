@@ -230,6 +230,20 @@ class TestList:
         assert "offset=2" in body["next"]
         assert api.get("/v1/users?first=2&max=5").json()["next"] is None
 
+    def test_deep_offsets_find_the_page_on_the_index_first(self, api, tenant, monkeypatch,
+                                                           django_assert_num_queries):
+        from users.api import pagination
+
+        monkeypatch.setattr(pagination, "DEEP_OFFSET", 2)
+        for name in ["a", "b", "c", "d", "e"]:
+            UserFactory(tenant=tenant, username=name).roles.add(RoleFactory(tenant=tenant, name=f"r{name}"))
+        api.get("/v1/users?limit=1")
+        with django_assert_num_queries(2):  # the page's keys, then the page
+            body = api.get("/v1/users:search?search=*&first=2&max=2").json()
+        assert [(u["username"], u["roles"]) for u in body["results"]] == [("c", ["rc"]), ("d", ["rd"])]
+        assert "offset=4" in body["next"]
+        assert [u["username"] for u in api.get(body["next"]).json()["results"]] == ["e"]
+
     @pytest.mark.parametrize("query", ["limit=-1", "limit=1001", "max=abc", "offset=-5", "cursor=%%%", "email=x"])
     def test_bad_paging_is_400(self, api, query):
         r = api.get(f"/v1/users?{query}")
