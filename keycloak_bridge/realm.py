@@ -159,11 +159,6 @@ def apply_realm(
     backend_url: str,
     api_token: str,
     realm: str = "demo",
-    cache_policy: str = "NO_CACHE",
-    backend_client_secret: str | None = None,
-    redirect_uris: Sequence[str] | None = None,
-    admin_base_url: str | None = None,
-    admin_client_secret: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Creates (or deletes and re-creates) ``realm`` in the Keycloak at ``kc_base_url``.
@@ -171,10 +166,8 @@ def apply_realm(
     Returns ``{"realm", "issuer", "backend_client_secret", "admin_client_id", "admin_client_secret",
     "storage_component_id"}``; the backend needs the issuer and the admin client's id and secret
     (``ADMIN_OIDC_ISSUER``, ``ADMIN_OIDC_CLIENT_ID``, ``ADMIN_OIDC_CLIENT_SECRET``) for operators'
-    single sign-on."""
-    rep = build_realm(backend_url, api_token, realm=realm, cache_policy=cache_policy,
-                      backend_client_secret=backend_client_secret, redirect_uris=redirect_uris,
-                      admin_base_url=admin_base_url, admin_client_secret=admin_client_secret, **options)
+    single sign-on. ``options`` are those of ``build_realm``."""
+    rep = build_realm(backend_url, api_token, realm=realm, **options)
     admin = AdminClient(kc_base_url, admin_user, admin_password)
     status, _ = admin.request("GET", f"/admin/realms/{urllib.parse.quote(realm)}")
     if status == 200:

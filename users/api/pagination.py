@@ -34,35 +34,53 @@ def _int_param(request, names, default, minimum, maximum):
 
 
 class KeysetOrOffsetPagination(BasePagination):
-    """The view names `cursor_field`, a column unique within the tenant, and orders by it."""
+    """The view names `cursor_field`, a column unique within the tenant, and orders by it.
+
+    Subclasses with another order override `ordered`, `keyset_page` and `page_key`.
+    """
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.limit = _int_param(request, ("limit", "max"), DEFAULT_LIMIT, 0, MAX_LIMIT)
-        field = view.cursor_field
-        queryset = queryset.order_by(field)
         self.next_url = None
-        url = request.build_absolute_uri()
+        self.url = request.build_absolute_uri()
+        queryset = self.ordered(queryset, view)
         if "offset" in request.query_params or "first" in request.query_params:
-            offset = _int_param(request, ("offset", "first"), 0, 0, 10**9)
-            if offset >= DEEP_OFFSET:
-                # Skip over the index alone: skipped rows would otherwise have their whole select
-                # list (role and group subqueries) computed only to be thrown away.
-                keys = list(queryset.values_list(field, flat=True)[offset:offset + self.limit + 1])
-                rows = list(queryset.filter(**{f"{field}__in": keys}))
-            else:
-                rows = list(queryset[offset:offset + self.limit + 1])
-            if len(rows) > self.limit:
-                url = remove_query_param(url, "first")
-                self.next_url = replace_query_param(url, "offset", offset + self.limit)
+            rows = self.offset_page(queryset, view)
         else:
-            cursor = request.query_params.get("cursor")
-            if cursor:
-                queryset = queryset.filter(**{f"{field}__gt": self._decode(cursor)})
-            rows = list(queryset[: self.limit + 1])
-            if len(rows) > self.limit and self.limit:
-                self.next_url = replace_query_param(url, "cursor", self._encode(getattr(rows[self.limit - 1], field)))
+            rows = self.keyset_page(queryset, view)
         return rows[: self.limit]
+
+    def ordered(self, queryset, view):
+        return queryset.order_by(view.cursor_field)
+
+    def page_key(self, view) -> str:
+        """A unique column that finds a page's rows again after an index-only skip."""
+        return view.cursor_field
+
+    def offset_page(self, queryset, view):
+        offset = _int_param(self.request, ("offset", "first"), 0, 0, 10**9)
+        if offset >= DEEP_OFFSET:
+            # Skip over the index alone: skipped rows would otherwise have their whole select
+            # list (role and group subqueries) computed only to be thrown away.
+            key = self.page_key(view)
+            keys = list(queryset.values_list(key, flat=True)[offset:offset + self.limit + 1])
+            rows = list(queryset.filter(**{f"{key}__in": keys}))
+        else:
+            rows = list(queryset[offset:offset + self.limit + 1])
+        if len(rows) > self.limit:
+            self.next_url = replace_query_param(remove_query_param(self.url, "first"), "offset", offset + self.limit)
+        return rows
+
+    def keyset_page(self, queryset, view):
+        field = view.cursor_field
+        cursor = self.request.query_params.get("cursor")
+        if cursor:
+            queryset = queryset.filter(**{f"{field}__gt": self._decode(cursor)})
+        rows = list(queryset[: self.limit + 1])
+        if len(rows) > self.limit and self.limit:
+            self.next_url = replace_query_param(self.url, "cursor", self._encode(getattr(rows[self.limit - 1], field)))
+        return rows
 
     @staticmethod
     def _encode(value) -> str:
