@@ -258,6 +258,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
+# For django.core.mail.backends.filebased.EmailBackend: one file per message in this folder.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 # Links: {token} (magic links) or {id} and {code} (e-mail verification), {tenant} the tenant's slug,
 # {state} the caller's opaque value (magic links); each is URL-quoted.

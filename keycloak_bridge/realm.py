@@ -2,9 +2,11 @@
 
 The realm template is ``keycloak_bridge/realm/demo-realm.json`` (clients, roles, audience mappers,
 event listener, the ``identity-backend`` user storage component, the ``identity-admin`` client of
-operators' single sign-on to the Django admin) and
+operators' single sign-on to the Django admin),
 ``keycloak_bridge/realm/user-profile.json`` (the declarative user profile: phone attributes, names
-optional). Secrets and URLs are injected at apply time, never committed.
+optional) and ``keycloak_bridge/realm/flows.json`` (the phone enrollment and passwordless flows,
+each bound as the browser flow of its own public client, a copy of ``identity-frontend``). Secrets
+and URLs are injected at apply time, never committed.
 
     python -m keycloak_bridge.realm apply --keycloak-url http://127.0.0.1:8080 \\
         --backend-url http://127.0.0.1:8000 --api-token "$IDENTITY_KEYCLOAK_API_TOKEN"
@@ -32,6 +34,8 @@ from typing import Any, Sequence
 REALM_DIR = Path(__file__).resolve().parent / "realm"
 TEMPLATE = REALM_DIR / "demo-realm.json"
 USER_PROFILE = REALM_DIR / "user-profile.json"
+FLOWS = REALM_DIR / "flows.json"
+FRONTEND_CLIENT_ID = "identity-frontend"
 STORAGE_PROVIDER_ID = "identity-backend"
 ADMIN_CLIENT_ID = "identity-admin"
 STORAGE_COMPONENT_TYPE = "org.keycloak.storage.UserStorageProvider"
@@ -76,8 +80,12 @@ def build_realm(
             attributes = client["attributes"]
             attributes["post.logout.redirect.uris"] = attributes["post.logout.redirect.uris"].replace(
                 "__ADMIN_BASE_URL__", admin_base_url)
-        if redirect_uris is not None and client["clientId"] == "identity-frontend":
+        if redirect_uris is not None and client["clientId"] == FRONTEND_CLIENT_ID:
             client["redirectUris"] = list(redirect_uris)
+    frontend = next(c for c in rep["clients"] if c["clientId"] == FRONTEND_CLIENT_ID)
+    for flow in json.loads(FLOWS.read_text()):
+        # Same redirect URIs, PKCE and token mappers as the frontend client; only the flow differs.
+        rep["clients"].append({**copy.deepcopy(frontend), **flow["client"], "directAccessGrantsEnabled": False})
     storage = rep["components"][STORAGE_COMPONENT_TYPE][0]
     config = storage["config"]
     config["baseUrl"] = [backend_url.rstrip("/")]
@@ -173,6 +181,7 @@ def apply_realm(
     if status == 200:
         admin.request("DELETE", f"/admin/realms/{urllib.parse.quote(realm)}")
     admin.request("POST", "/admin/realms", copy.deepcopy(rep), ok=(201,))
+    add_flows(admin, realm)
     _, components = admin.request(
         "GET", f"/admin/realms/{urllib.parse.quote(realm)}/components?type={STORAGE_COMPONENT_TYPE}")
     component = next((c for c in components or [] if c.get("providerId") == STORAGE_PROVIDER_ID), None)
@@ -189,6 +198,35 @@ def apply_realm(
         "admin_client_secret": admin_secret,
         "storage_component_id": component["id"],
     }
+
+
+def add_flows(admin: AdminClient, realm: str) -> None:
+    """Creates ``flows.json``'s flows and makes each its client's browser flow.
+
+    Through the admin API rather than in the realm representation: a representation that lists any
+    flow must list all of Keycloak's built-in ones too."""
+    base = f"/admin/realms/{urllib.parse.quote(realm)}"
+    for flow in json.loads(FLOWS.read_text()):
+        alias = urllib.parse.quote(flow["alias"])
+        admin.request("POST", f"{base}/authentication/flows", {
+            "alias": flow["alias"], "description": flow["description"], "providerId": "basic-flow",
+            "topLevel": True, "builtIn": False}, ok=(201,))
+        for step in flow["executions"]:
+            admin.request("POST", f"{base}/authentication/flows/{alias}/executions/execution",
+                          {"provider": step["provider"]}, ok=(201,))
+        _, executions = admin.request("GET", f"{base}/authentication/flows/{alias}/executions")
+        for execution, step in zip(executions, flow["executions"]):
+            if execution["providerId"] != step["provider"]:
+                raise RealmError(f"flow {flow['alias']!r}: expected {step['provider']}, Keycloak has "
+                                 f"{execution['providerId']}; is the provider jar installed?")
+            admin.request("PUT", f"{base}/authentication/flows/{alias}/executions",
+                          {**execution, "requirement": step["requirement"]})
+        _, flows = admin.request("GET", f"{base}/authentication/flows")
+        flow_id = next(f["id"] for f in flows if f["alias"] == flow["alias"])
+        _, clients = admin.request("GET", f"{base}/clients?clientId={urllib.parse.quote(flow['client']['clientId'])}")
+        client = clients[0]
+        client["authenticationFlowBindingOverrides"] = {"browser": flow_id}
+        admin.request("PUT", f"{base}/clients/{client['id']}", client)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

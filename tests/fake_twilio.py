@@ -1,10 +1,12 @@
 """A local stand-in for Twilio's Messages API, on 127.0.0.1 (port 0); tests read the codes from it."""
 
 import base64
+import contextlib
 import http.server
 import json
 import re
 import threading
+import time
 import uuid
 from urllib.parse import parse_qs
 
@@ -25,6 +27,13 @@ class FakeTwilio:
         bodies = [m["Body"] for m in self.messages if m["To"] == to]
         assert bodies, f"no SMS to {to}"
         return re.search(r"\b(\d{6})\b", bodies[-1]).group(1)
+
+    def wait_code(self, to: str, count: int = 1, timeout: float = 10) -> str:
+        """The newest code to `to` once `count` messages have reached it (senders may send after answering)."""
+        deadline = time.monotonic() + timeout
+        while len(self.sent_to(to)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.last_code(to)
 
     def sent_to(self, to: str) -> list[dict]:
         return [m for m in self.messages if m["To"] == to]
@@ -62,23 +71,33 @@ def _serve(state: FakeTwilio):
     return http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
 
-@pytest.fixture
-def twilio(settings):
-    """Points the Twilio backend at a fresh fake; background sends run inline, so messages are
-    there when the request returns."""
+@contextlib.contextmanager
+def running():
+    """A fresh fake on a free loopback port, stopped on exit; `state.url` is its origin."""
     state = FakeTwilio()
     server = _serve(state)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    settings.SMS_BACKEND = "users.delivery.TwilioSms"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM = SENDER
-    settings.TWILIO_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.DELIVERY_IN_BACKGROUND = False
-    state.url = settings.TWILIO_BASE_URL
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield state
     finally:
         server.shutdown()
         server.server_close()
+
+
+def settings_for(state: FakeTwilio) -> dict[str, str]:
+    """The backend's Twilio settings pointing at `state`."""
+    return {"SMS_BACKEND": "users.delivery.TwilioSms", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM": SENDER, "TWILIO_BASE_URL": state.url}
+
+
+@pytest.fixture
+def twilio(settings):
+    """Points the Twilio backend at a fresh fake; background sends run inline, so messages are
+    there when the request returns."""
+    with running() as state:
+        for name, value in settings_for(state).items():
+            setattr(settings, name, value)
+        settings.DELIVERY_IN_BACKGROUND = False
+        yield state

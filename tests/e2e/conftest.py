@@ -21,6 +21,7 @@ from django.db import connection
 
 from keycloak_bridge.keycloak_runner import free_port, start_keycloak
 from keycloak_bridge.realm import AdminClient, apply_realm
+from tests import fake_twilio
 from users import services
 from users.models import ApiClient, Role, Tenant
 
@@ -98,6 +99,26 @@ class Backend:
             time.sleep(0.05)
 
 
+class Outbox:
+    """E-mails as Django's file-based backend writes them: one file per message."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def messages_to(self, address: str) -> list[str]:
+        texts = (f.read_text() for f in sorted(self.path.glob("*.log"), key=lambda f: f.stat().st_mtime_ns))
+        return [t for t in texts if re.search(rf"^To: {re.escape(address)}$", t, re.M)]
+
+    def wait_link(self, address: str, count: int = 1, timeout: float = 10) -> str:
+        """The link in the newest e-mail to `address`, once `count` have arrived (sends run after the answer)."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages_to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        messages = self.messages_to(address)
+        assert len(messages) >= count, f"{len(messages)} e-mails to {address}, expected {count}"
+        return re.search(r"^(https?://\S+)$", messages[-1], re.M).group(1)
+
+
 # The token Keycloak's component holds for the whole run; its row is re-created for every test,
 # since each test's rows are flushed when it ends.
 API_KEY, API_SECRET = "e2ekeycloak00000", secrets.token_urlsafe(32)
@@ -120,12 +141,30 @@ def e2e_tenant(transactional_db, realm, backend):
 
 
 @pytest.fixture(scope="package")
-def backend(django_db_setup, tmp_path_factory, keycloak):
+def sms():
+    """The fake Twilio the backend texts codes to, for the whole package."""
+    with fake_twilio.running() as state:
+        yield state
+
+
+@pytest.fixture(scope="package")
+def outbox(tmp_path_factory):
+    """The folder where the backend's file-based e-mail backend writes every message."""
+    return Outbox(tmp_path_factory.mktemp("outbox"))
+
+
+@pytest.fixture(scope="package")
+def backend(django_db_setup, tmp_path_factory, keycloak, sms, outbox):
     settings = connection.settings_dict
     url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    admin_sso = {"ADMIN_OIDC_ISSUER": f"{keycloak.base_url}/realms/{REALM}",
-                 "ADMIN_OIDC_CLIENT_SECRET": ADMIN_CLIENT_SECRET}
-    server = Backend(url, tmp_path_factory.mktemp("backend"), extra_env=admin_sso)
+    env = {"ADMIN_OIDC_ISSUER": f"{keycloak.base_url}/realms/{REALM}",
+           "ADMIN_OIDC_CLIENT_SECRET": ADMIN_CLIENT_SECRET,
+           **fake_twilio.settings_for(sms),
+           "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox.path),
+           "MAGIC_LINK_URL_TEMPLATE": f"{keycloak.base_url}/realms/{REALM}/magic-link?token={{token}}&state={{state}}",
+           # every test's sends come from Keycloak on 127.0.0.1, and the throttle's cache outlives tests
+           "VERIFICATION_SEND_RATE_PER_IP": "10000/hour"}
+    server = Backend(url, tmp_path_factory.mktemp("backend"), extra_env=env)
     server.start()
     yield server
     server.stop()

@@ -248,6 +248,71 @@ public class BackendClient {
         return UserJson.parseUserPage(r.json());
     }
 
+    // ------------------------------------------------------------------ verification and magic sign-in
+
+    /** {@code POST /v1/phone-verifications}: texts a code; 400 (bad number), 429 and 503 raise. */
+    public Verification startPhoneVerification(String phoneNumber, String clientIp) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("phone_number", phoneNumber);
+        body.put("client_ip", clientIp);
+        Response r = send("POST", "/v1/phone-verifications", null, body);
+        r.expect(201);
+        JsonNode n = r.json();
+        return new Verification(n.path("id").asText(), n.path("destination").asText());
+    }
+
+    /** {@code POST /v1/phone-verifications/{id}:confirm}: the signed proof; a wrong or dead code raises 400. */
+    public String confirmPhoneVerification(String verificationId, String code) {
+        requireUuid(verificationId);
+        Response r = send("POST", "/v1/phone-verifications/" + verificationId + ":confirm", null,
+                Map.of("code", code == null ? "" : code));
+        r.expect(200);
+        return r.json().path("proof").asText();
+    }
+
+    /** {@code POST /v1/magic-links}: the same answer whether or not a user has the address. */
+    public void requestMagicLink(String email, String state, String clientIp) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("email", email);
+        body.put("state", state);
+        body.put("client_ip", clientIp);
+        send("POST", "/v1/magic-links", null, body).expect(202);
+    }
+
+    /** {@code POST /v1/magic-links:redeem}: the user's id, or empty when the link is unknown, used or expired. */
+    public Optional<String> redeemMagicLink(String token) {
+        return redeemed(send("POST", "/v1/magic-links:redeem", null, Map.of("token", token == null ? "" : token)));
+    }
+
+    /** {@code POST /v1/magic-sms}: the same answer whether or not a user has the number. */
+    public void requestMagicSms(String phoneNumber, String clientIp) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("phone_number", phoneNumber);
+        body.put("client_ip", clientIp);
+        send("POST", "/v1/magic-sms", null, body).expect(202);
+    }
+
+    /** {@code POST /v1/magic-sms:redeem}: the user's id, or empty when the code is wrong, used, expired or dead. */
+    public Optional<String> redeemMagicSms(String phoneNumber, String code) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("phone_number", phoneNumber == null ? "" : phoneNumber);
+        body.put("code", code == null ? "" : code);
+        return redeemed(send("POST", "/v1/magic-sms:redeem", null, body));
+    }
+
+    private static Optional<String> redeemed(Response r) {
+        if (r.status == 400) {
+            return Optional.empty();
+        }
+        r.expect(200);
+        String id = r.json().path("user_id").asText("");
+        return isUuid(id) ? Optional.of(id) : Optional.empty();
+    }
+
+    /** A started verification: its id and the number or address as the backend normalised it. */
+    public record Verification(String id, String destination) {
+    }
+
     // ------------------------------------------------------------------ transport
 
     private static void requireUuid(String id) {
