@@ -8,12 +8,15 @@ with a fresh API token for the provider, so a restart always begins from the con
 `identity-admin` client is chosen here, before the backend starts, and given to both.
 """
 
+import base64
+import hashlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -68,6 +71,14 @@ def start_backend() -> subprocess.Popen:
     raise SystemExit("The backend did not answer /healthz within 30 s.")
 
 
+def sign_in_url(base, client_id, redirect_uri, verifier):
+    """An authorization request with PKCE (the realm's public clients require it)."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return f"{base}/realms/{REALM}/protocol/openid-connect/auth?" + urllib.parse.urlencode({
+        "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": "openid",
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+
+
 def main():
     prepare_backend()
     backend = start_backend()
@@ -80,6 +91,10 @@ def main():
                      admin_password=keycloak.admin_password, admin_client_secret=ADMIN_CLIENT_SECRET,
                      redirect_uris=[f"http://{BACKEND_HOST}:{BACKEND_PORT}/*", "http://localhost:3000/*"])
         base = keycloak.base_url
+        # Where the two flows below land: the code is in the address bar; the page itself is the
+        # backend's health probe, since make run has no frontend.
+        landing = f"http://{BACKEND_HOST}:{BACKEND_PORT}/healthz"
+        verifier = secrets.token_urlsafe(48)
         say("ready. Everything below runs until Ctrl-C.")
         print(f"""
   Django admin             http://{BACKEND_HOST}:{BACKEND_PORT}/admin/   "Sign in with Keycloak": dora / {DEMO_PASSWORD}
@@ -89,6 +104,17 @@ def main():
   Demo realm account page  {base}/realms/{REALM}/account/   (alice / {DEMO_PASSWORD})
   A token for alice        curl -s -d grant_type=password -d client_id=identity-frontend \\
                              -d username=alice -d password={DEMO_PASSWORD} \\
+                             {base}/realms/{REALM}/protocol/openid-connect/token
+
+  Sign up or in by phone   {sign_in_url(base, "identity-enroll", landing, verifier)}
+                           any number, such as +15557654321: the texted code is printed here ("sms to …")
+  Passwordless sign-in     {sign_in_url(base, "identity-passwordless", landing, verifier)}
+                           alice@example.com: the e-mail with the link is printed here; or "Try Another
+                           Way" → "Text me a sign-in code" to alice's +15551230001
+  Either ends on {landing}?…&code=…; the code gives tokens (within a minute):
+                           curl -s -d grant_type=authorization_code -d client_id=<identity-enroll or
+                             identity-passwordless> -d redirect_uri={landing} \\
+                             -d code_verifier={verifier} -d code=<code> \\
                              {base}/realms/{REALM}/protocol/openid-connect/token
 """, flush=True)
         while True:

@@ -115,7 +115,7 @@ def browser_login(base_url, realm, redirect_uri, username, password, client_id="
 
 def text(page: str) -> str:
     """A page's visible words, for assertions on what a person reads."""
-    page = re.sub(r"(?s)<(script|style)[^>]*>.*?</\1>", " ", page)
+    page = re.sub(r"(?si)<(script|style)[^>]*>.*?</\1>", " ", page)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
