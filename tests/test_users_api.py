@@ -248,3 +248,27 @@ class TestList:
     def test_bad_paging_is_400(self, api, query):
         r = api.get(f"/v1/users?{query}")
         assert r.status_code == 400, r.json()
+
+
+def test_fast_representation_matches_drf(tenant):
+    """UserSerializer renders users by hand, for speed; it must say exactly what DRF's fields say."""
+    from datetime import datetime, timezone
+
+    from rest_framework import serializers
+
+    from tests.factories import GroupFactory
+    from users.api.serializers import UserSerializer
+    from users.api.users import user_queryset
+
+    user = UserFactory(tenant=tenant, username="full", email="full@example.com", email_verified=True,
+                       phone_number="+15551234567", phone_verified=True, first_name="Fu", last_name="Ll",
+                       attributes={"team": ["north", "south"]}, is_active=False,
+                       deactivated_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc))
+    user.roles.add(RoleFactory(tenant=tenant, name="zeta"), RoleFactory(tenant=tenant, name="alpha"))
+    user.identity_groups.add(GroupFactory(tenant=tenant, name="g"))
+    bare = UserFactory(tenant=tenant, username="bare", email=None, phone_number=None)
+    for row in user_queryset().filter(pk__in=[user.pk, bare.pk]):
+        fast = UserSerializer(row).data
+        drf = serializers.ModelSerializer.to_representation(UserSerializer(row), row)
+        assert fast == dict(drf) and list(fast) == list(drf)
+    assert UserSerializer(user_queryset().get(pk=user.pk)).data["roles"] == ["alpha", "zeta"]

@@ -1,6 +1,7 @@
 """`/v1/me`: seed 004's whoAmI and updateUser, for a person signed in with Keycloak."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +26,8 @@ class MeSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
         fields = sorted(services.SELF_EDITABLE_FIELDS)
         read_only_fields = []
+
+    to_representation = serializers.ModelSerializer.to_representation  # its own fields, not UserSerializer's
 
     def update(self, instance, validated_data):
         return services.update_own_profile(instance, validated_data)
