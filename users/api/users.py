@@ -134,7 +134,11 @@ class UserViewSet(
         responses={200: UserSerializer(many=True), **ERRORS},
     )
     def search(self, request):
-        queryset = search.search_users(self.tenant, _search_criteria(request), user_queryset())
+        criteria = _search_criteria(request)
+        # Text that may match many users: the page's keys come from the covering index first.
+        self.keys_first = bool((criteria.search or "").strip(' *')) or (not criteria.exact and any(
+            getattr(criteria, name) for name in search.TEXT_FIELDS))
+        queryset = search.search_users(self.tenant, criteria, user_queryset())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
