@@ -236,10 +236,10 @@ def first_logins(kc_url, realm, pool, connections):
 
 
 def fill(template, i):
-    from bench.seed import DOMAINS
+    from bench.seed import email_domain
 
     username = username_of(i)
-    return template.format(username=username, email=urllib.parse.quote(f"{username}@{DOMAINS[i % 4]}"),
+    return template.format(username=username, email=urllib.parse.quote(f"{username}@{email_domain(i)}"),
                            phone=urllib.parse.quote(f"+1555{i:07d}"))
 
 

@@ -27,6 +27,16 @@ LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Mille
 DEPARTMENTS = ["sales", "support", "engineering", "marketing", "finance", "legal", "operations", "design"]
 DOMAINS = ["example.com", "mail.example.org", "corp.example.net", "fans.example.io"]
 BENCH_PASSWORD = "bench-password-1"
+# Names repeat every BLOCK users (first name i % 32, last name (i / 32) % 50); domains and departments
+# follow i / BLOCK, so that they do not depend on the name, as in real data. (When they followed
+# i % 4 and i % 8, every "sales" user had one of four first names, and a search walking the
+# username index met them only after a third of the table.)
+BLOCK = len(FIRST_NAMES) * len(LAST_NAMES)
+
+
+def email_domain(i: int) -> str:
+    """The domain of bench user i's address (bench/wrk/request.lua computes the same)."""
+    return DOMAINS[(i // BLOCK) % len(DOMAINS)]
 TENANT = "bench"
 BATCH = 100_000
 # One user in RARE_EVERY has the rare last name: the "rare substring" of the search benchmarks.
@@ -51,7 +61,7 @@ SELECT
     ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
     %(tenant)s,
     lower(f.name) || '.' || lower(l.name) || i,
-    lower(f.name) || '.' || lower(l.name) || i || '@' || (%(domains)s::text[])[1 + i %% 4],
+    lower(f.name) || '.' || lower(l.name) || i || '@' || (%(domains)s::text[])[1 + (i / %(block)s) %% 4],
     i %% 3 <> 0,
     '+1555' || lpad(i::text, 7, '0'),
     i %% 2 = 0,
@@ -61,7 +71,7 @@ SELECT
     CASE WHEN i %% 50 = 0 THEN now() END,
     false,
     false,
-    jsonb_build_object('department', jsonb_build_array((%(departments)s::text[])[1 + i %% 8]),
+    jsonb_build_object('department', jsonb_build_array((%(departments)s::text[])[1 + (i / %(block)s) %% 8]),
                        'employee_id', jsonb_build_array('E' || i)),
     now() - make_interval(secs => i),
     now(),
@@ -108,7 +118,7 @@ def seed(count: int, workers: int = 2) -> dict:
             stop = min(start + BATCH - 1, count)
             cursor.execute(USERS_SQL, {
                 "tenant": tenant.id, "start": start, "stop": stop, "password": password, "first": FIRST_NAMES,
-                "last": LAST_NAMES, "departments": DEPARTMENTS, "domains": DOMAINS, "rare": RARE_LAST_NAME,
+                "last": LAST_NAMES, "departments": DEPARTMENTS, "domains": DOMAINS, "rare": RARE_LAST_NAME, "block": BLOCK,
                 "rare_every": RARE_EVERY,
             })
             elapsed = time.monotonic() - started

@@ -43,7 +43,7 @@ local function fill(text, i)
     i = tostring(i),
     id = string.format("00000000-0000-4000-8000-%012d", i),
     username = username,
-    email = username .. "%40" .. domains[1 + i % 4],
+    email = username .. "%40" .. domains[1 + math.floor(i / 1600) % 4],  -- bench.seed.email_domain
     phone = "%2B1555" .. string.format("%07d", i),
   }
   return (text:gsub("{(%w+)}", values))
