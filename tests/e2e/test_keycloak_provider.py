@@ -126,6 +126,21 @@ def test_admin_search_matches_the_backend_search(kc_admin, backend, e2e_tenant, 
     assert all("search=" in p or "email=" in p or "username=" in p or "phone_number" in p for p in asked), asked
 
 
+@pytest.mark.parametrize("field", ["username", "email"])
+def test_an_exact_lookup_of_a_known_user_costs_one_backend_call(kc_admin, backend, searchable, field):
+    """By username, Keycloak's own query finds the imported user's row and validates it with the
+    backend (GET by id), and that answer proves who has this unique username: no search follows.
+    By e-mail (local rows keep none), the provider's search is the one call."""
+    _, (alpha, _, _) = searchable
+    value = urllib.parse.quote(getattr(alpha, field))
+    keycloak_names(kc_admin, f"{field}={value}&exact=true")  # imports alpha
+    before = len(backend.requests())
+    assert keycloak_names(kc_admin, f"{field}={value}&exact=true") == [alpha.username]
+    expected = f"/v1/users/{alpha.pk}" if field == "username" else "/v1/users:search"
+    asked = [p for p in backend.paths_since(before, expected) if p.startswith("/v1/")]
+    assert len(asked) == 1 and asked[0].startswith(expected), asked
+
+
 def test_admin_paging_and_count(kc_admin, backend, searchable):
     stem, made = searchable
     pages = [keycloak_names(kc_admin, f"search={stem}&first={first}&max=2") for first in (0, 2)]

@@ -320,6 +320,14 @@ public class BackendUserStorageProvider implements UserStorageProvider, UserLook
         if (max == 0) {
             return Stream.empty();
         }
+        UserState known = first == 0 ? knownExactMatch(filters) : null;
+        if (known != null) {
+            // Validating the local row's match fetched this user in this request; usernames and
+            // e-mails are unique in the backend, so nobody else can match: no second call.
+            BackendUser v = known.view();
+            return returnedByLocalSearch(realm, params, v.getId()) ? Stream.empty()
+                    : Stream.ofNullable(imported(realm, known));
+        }
         boolean passThrough = !LocalMatcher.mayMatchMinimalRows(params);
         List<BackendUser> page = ResultPager.collect(
                 (offset, want) -> client.search(filters, offset, want),
@@ -328,6 +336,25 @@ public class BackendUserStorageProvider implements UserStorageProvider, UserLook
         List<UserModel> out = new ArrayList<>();
         page.forEach(u -> addImported(realm, u, out));
         return out.stream();
+    }
+
+    /** The user this request already knows for an exact username or e-mail lookup, if any. */
+    private UserState knownExactMatch(Map<String, String> filters) {
+        if (filters.size() != 2 || !"true".equals(filters.get("exact"))) {
+            return null;
+        }
+        boolean byUsername = filters.containsKey("username");
+        if (!byUsername && !filters.containsKey("email")) {
+            return null;
+        }
+        String value = lower(filters.get(byUsername ? "username" : "email"));
+        String id = (byUsername ? idByUsername : idByEmail).get(value);
+        UserState s = id == null ? null : byId.get(id);
+        if (s == null || s.pendingCreate) {
+            return null;
+        }
+        BackendUser v = s.view();
+        return value.equals(lower(byUsername ? v.getUsername() : v.getEmail())) ? s : null;
     }
 
     private void addImported(RealmModel realm, BackendUser u, List<UserModel> out) {
