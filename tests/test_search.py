@@ -198,3 +198,50 @@ def test_username_prefix_page_comes_in_index_order_without_a_sort(tenant, people
     assert re.search(r"Index Scan using (user_username_per_tenant|user_search_cover)", plan), plan
     assert "Sort" not in plan, plan
     assert "Index Cond" in plan and "~>=~" not in plan, plan
+
+
+# --- lookups by a unique key ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", [
+    "username=ALICE&exact=true", "username=+alice+&exact=true&first=0&max=1", "email=Alice@Example.com&exact=true&max=5",
+    "username=alice&exact=true&limit=1&offset=0",
+])
+def test_an_exact_username_or_email_lookup_is_one_query_and_answers_as_a_search(
+        api, tenant, people, query, django_assert_num_queries):
+    api.get("/v1/users?limit=1")  # the token, then cached
+    with django_assert_num_queries(1):
+        r = api.get(f"/v1/users:search?{query}")
+    alice = User.objects.get(tenant=tenant, username="alice")
+    assert r.status_code == 200 and r.json() == {"results": [api.get(f"/v1/users/{alice.pk}").json()], "next": None}
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("username=nobody&exact=true&first=0&max=1", []),  # none
+    ("username=alice&exact=true&max=0", []),
+    ("username=alice&exact=true&first=1&max=1", []),
+    ("email=alice@example.com&exact=true&enabled=false", []),  # other filters: the general search
+    ("username=alice&exact=TRUE", ["alice"]),
+])
+def test_lookups_at_the_edges_answer_as_the_general_search(api, people, query, expected):
+    assert names(api, query) == expected
+
+
+@pytest.mark.parametrize("query, field", [
+    ("username=&exact=true", "username"), ("username=%00&exact=true", "username"),
+    ("username=alice&exact=true&max=-1", "max"),
+])
+def test_bad_lookups_are_400(api, people, query, field):
+    r = api.get(f"/v1/users:search?{query}")
+    assert r.status_code == 400 and field in r.json()["fields"], r.json()
+
+
+def test_a_lookup_by_id_is_one_query_and_stays_within_the_tenant(api, tenant, other_tenant, people,
+                                                                 django_assert_num_queries):
+    api.get("/v1/users?limit=1")
+    alice = User.objects.get(tenant=tenant, username="alice")
+    with django_assert_num_queries(1):
+        assert api.get(f"/v1/users/{alice.pk}").json()["username"] == "alice"
+    stranger = User.objects.get(tenant=other_tenant, username="alice")
+    r = api.get(f"/v1/users/{stranger.pk}")
+    assert r.status_code == 404 and r.json()["code"] == "not_found", r.json()

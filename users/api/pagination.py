@@ -33,6 +33,10 @@ def _int_param(request, names, default, minimum, maximum):
     return default
 
 
+def page_limit(request) -> int:
+    return _int_param(request, ("limit", "max"), DEFAULT_LIMIT, 0, MAX_LIMIT)
+
+
 class KeysetOrOffsetPagination(BasePagination):
     """The view names `cursor_field`, a column unique within the tenant, and orders by it.
 
@@ -46,7 +50,7 @@ class KeysetOrOffsetPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        self.limit = _int_param(request, ("limit", "max"), DEFAULT_LIMIT, 0, MAX_LIMIT)
+        self.limit = page_limit(request)
         self.next_url = None
         self.url = request.build_absolute_uri()
         queryset = self.ordered(queryset, view)
@@ -54,6 +58,13 @@ class KeysetOrOffsetPagination(BasePagination):
             rows = self.offset_page(queryset, view)
         else:
             rows = self.keyset_page(queryset, view)
+        return rows[: self.limit]
+
+    def complete_page(self, request, rows):
+        """A first page known to hold every result (a lookup by a unique key): no next page."""
+        self.request = request
+        self.limit = page_limit(request)
+        self.next_url = None
         return rows[: self.limit]
 
     def ordered(self, queryset, view):
