@@ -6,7 +6,7 @@ from django.db import connection
 
 from tests.factories import UserFactory
 from users.models import User
-from users.search import UserCriteria, search_users
+from users.search import UserCriteria, count_users, search_users
 
 pytestmark = pytest.mark.django_db
 
@@ -245,3 +245,39 @@ def test_a_lookup_by_id_is_one_query_and_stays_within_the_tenant(api, tenant, ot
     stranger = User.objects.get(tenant=other_tenant, username="alice")
     r = api.get(f"/v1/users/{stranger.pk}")
     assert r.status_code == 404 and r.json()["code"] == "not_found", r.json()
+
+
+# --- counting everyone ------------------------------------------------------------------------
+
+
+def test_counting_everyone_reads_the_kept_count_not_the_users(api, people, django_assert_num_queries):
+    api.get("/v1/users?limit=1")
+    for query in ("", "search=*", "search=**"):
+        with django_assert_num_queries(1) as captured:
+            assert count(api, query) == 4
+        assert '"users_user"' not in captured.captured_queries[0]["sql"], captured.captured_queries
+    assert count(api, "search=*+smi") == 2  # anything more is counted in the users table
+
+
+def test_the_kept_count_follows_every_kind_of_write(tenant, other_tenant, people):
+    def counted():
+        return [count_users(t, UserCriteria()) for t in (tenant, other_tenant)]
+
+    def exact():
+        return [User.objects.filter(tenant=t).count() for t in (tenant, other_tenant)]
+
+    assert counted() == exact() == [4, 1]
+    UserFactory(tenant=tenant)
+    User.objects.bulk_create([User(tenant=other_tenant, username=f"bulk{i}") for i in range(5)])
+    assert counted() == exact() == [5, 6]
+    User.objects.get(tenant=tenant, username="alice").delete()
+    User.objects.filter(tenant=other_tenant, username__startswith="bulk").delete()
+    assert counted() == exact() == [4, 1]
+    bob = User.objects.get(tenant=tenant, username="bob")
+    bob.tenant = other_tenant
+    bob.save()  # moves one user
+    bob.save()  # moves nobody
+    User.objects.filter(tenant=tenant, username="carol").update(tenant=other_tenant)
+    assert counted() == exact() == [2, 3]
+    User.objects.filter(tenant=tenant).delete()
+    assert counted() == exact() == [0, 3]

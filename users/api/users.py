@@ -200,8 +200,7 @@ class UserViewSet(
         responses={200: CountSerializer, **ERRORS},
     )
     def count(self, request):
-        queryset = search.search_users(self.tenant, _search_criteria(request))
-        return Response({"count": queryset.count()})
+        return Response({"count": search.count_users(self.tenant, _search_criteria(request))})
 
     @extend_schema(summary="Deactivate a user", operation_id="users_deactivate", request=None, responses={200: UserSerializer, **ERRORS})
     def deactivate(self, request, pk):
