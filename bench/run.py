@@ -149,8 +149,9 @@ def keycloak_summary(section):
 
     load = section["load"]
     return (f"\n## Through Keycloak\n\nRealm A finds the backend's {section['backend_users']:,} users through the "
-            f"provider; realm B holds {section['users_loaded']:,} of them in Keycloak's own storage (loaded by "
-            f"partial import in {load['seconds']} s, {load['users_per_second']:,} users/s). Same Keycloak, same "
+            f"provider; realm B holds {section['users_loaded']:,} of them in Keycloak's own storage (loaded in "
+            f"{load['seconds']} s, {load['users_per_second']:,} users/s: {load['partial_import']['users']:,} by "
+            f"partial import, the rest written with SQL in the same shape). Same Keycloak, same "
             f"PostgreSQL server, {section['password_hash']}. Logins: users 1..{section['login_pool']}, "
             f"each logged in once before.\n\n{keycloak_table(section)}\n\n"
             f"```json\n{json.dumps(section['ratios'], indent=2)}\n```\n")
@@ -164,14 +165,18 @@ def main(argv=None):
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-keycloak", action="store_true", help="leave out the Keycloak step")
-    parser.add_argument("--keycloak-users", type=int, default=100_000,
-                        help="users imported into Keycloak's own storage (realm B); capped at --users")
+    parser.add_argument("--only-keycloak", action="store_true",
+                        help="seed, then only the Keycloak step; prints its results, leaves bench/results alone")
+    parser.add_argument("--keycloak-users", type=int, default=None,
+                        help="users in Keycloak's own storage (realm B); default and cap: --users")
     parser.add_argument("--keycloak-login-users", type=int, default=500,
                         help="users 1..K who log in during the login measurements")
     parser.add_argument("--keycloak-cache-policies", default="DEFAULT,NO_CACHE",
                         help="realm A's provider cache policies to measure, comma-separated")
     parser.add_argument("--keycloak-batch", type=int, default=50, help="users per partial import")
     args = parser.parse_args(argv)
+    if args.only_keycloak and args.skip_keycloak:
+        parser.error("--only-keycloak and --skip-keycloak exclude each other")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
 
@@ -201,7 +206,7 @@ def main(argv=None):
     server = Gunicorn(workers=os.cpu_count())
     try:
         results["http"] = {}
-        for name, path in {**LOOKUPS, **SEARCHES}.items():
+        for name, path in ({} if args.only_keycloak else {**LOOKUPS, **SEARCHES}).items():
             results["http"][name] = measure(server.url, name, path.replace("{cursor}", cursor), args,
                                             None if path.startswith("/bench/") else auth)
         results["worker_peak_rss_mb"] = round(server.worker_peak_rss_mb(), 1)
@@ -211,6 +216,10 @@ def main(argv=None):
             results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"])
     finally:
         server.stop()
+    if args.only_keycloak:
+        print(json.dumps(results["keycloak"], indent=2))
+        print(keycloak_summary(results["keycloak"]))
+        return
     results["plans"] = plans()
 
     reference = results["http"]["reference (bare DRF, no auth)"]["rps"]
