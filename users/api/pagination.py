@@ -41,7 +41,8 @@ class KeysetOrOffsetPagination(BasePagination):
     """The view names `cursor_field`, a column unique within the tenant, and orders by it.
 
     A view may set `keys_first`: the page's keys are then found by a query of their own, which a
-    covering index answers without visiting the table, and the rows fetched by key. Searches over
+    covering index answers without visiting the table, and the rows fetched by key (by the view's
+    `rows_for_keys(keys)`, in the keys' order, if it has one and it does not return None). Searches over
     common terms walk thousands of index entries to fill a page; visiting the table for each costs
     several times more than the walk.
 
@@ -100,7 +101,10 @@ class KeysetOrOffsetPagination(BasePagination):
             return list(queryset[window])
         key = self.page_key(view)
         keys = list(queryset.values_list(key, flat=True)[window])
-        return list(queryset.filter(**{f"{key}__in": keys})) if keys else []
+        if not keys:
+            return []
+        rows = view.rows_for_keys(keys) if hasattr(view, "rows_for_keys") else None
+        return list(queryset.filter(**{f"{key}__in": keys})) if rows is None else rows
 
     @staticmethod
     def _encode(value) -> str:
