@@ -282,3 +282,38 @@ def test_the_kept_count_follows_every_kind_of_write(tenant, other_tenant, people
     assert counted() == exact() == [2, 3]
     User.objects.filter(tenant=tenant).delete()
     assert counted() == exact() == [0, 3]
+
+
+# --- prefixes as byte-order ranges ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix, after", [
+    ("smi", "smj"), ("a", "b"), ("z", "{"), ("\U0010ffff", None), ("a\U0010ffff", "b"), ("\ud7ff", "\ue000"),
+    ("é", "ê"), ("", None),
+])
+def test_after_prefix_is_the_least_string_above_the_prefix(prefix, after):
+    from users.search import after_prefix
+
+    assert after_prefix(prefix) == after
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("search=zoë", ["zoë"]), ("search=zo", ["zoe", "zoë", "zo_e", "zo%e"]), ("search=zo_", ["zo_e"]),
+    ("search=zo%25", ["zo%e"]), ("first_name=Zo&exact=false", ["zoe", "zoë", "zo_e", "zo%e"]),
+])
+def test_prefixes_match_literally_beyond_ascii(api, tenant, query, expected):
+    for name in ["zoe", "zoë", "zo_e", "zo%e", "zp", "zn"]:
+        UserFactory(tenant=tenant, username=name, first_name=name.capitalize())
+    assert sorted(names(api, query)) == sorted(expected)
+    assert count(api, query.replace("&exact=false", "")) == len(expected)
+
+
+def test_a_prefix_count_needs_no_recheck_of_each_row(tenant, people):
+    User.objects.bulk_create([User(tenant=tenant, username=f"user{i:05d}", email=f"user{i:05d}@example.com",
+                                   first_name=f"First{i % 97}", last_name=f"Last{i % 89}") for i in range(5000)])
+    queryset = search_users(tenant, UserCriteria(search="smi")).values("pk")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE users_user")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = queryset.explain()
+    assert "BitmapOr" in plan and "Filter" not in plan and "~~" not in plan, plan
