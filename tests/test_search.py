@@ -206,9 +206,9 @@ def test_username_prefix_page_comes_in_index_order_without_a_sort(tenant, people
 
 @pytest.mark.parametrize("query", [
     "username=ALICE&exact=true", "username=+alice+&exact=true&first=0&max=1", "email=Alice@Example.com&exact=true&max=5",
-    "username=alice&exact=true&limit=1&offset=0",
+    "username=alice&exact=true&limit=1&offset=0", "phone_number=%2B1+555+123+4567", "q=phone_number:%2B15551234567&max=1",
 ])
-def test_an_exact_username_or_email_lookup_is_one_query_and_answers_as_a_search(
+def test_a_lookup_by_username_email_or_phone_is_one_query_and_answers_as_a_search(
         api, tenant, people, query, django_assert_num_queries):
     api.get("/v1/users?limit=1")  # the token, then cached
     with django_assert_num_queries(1):
@@ -223,6 +223,10 @@ def test_an_exact_username_or_email_lookup_is_one_query_and_answers_as_a_search(
     ("username=alice&exact=true&first=1&max=1", []),
     ("email=alice@example.com&exact=true&enabled=false", []),  # other filters: the general search
     ("username=alice&exact=TRUE", ["alice"]),
+    ("phone_number=%2B15551234567&exact=true", ["alice"]),
+    ("q=phone_number:%2B15551234567+department:sales", ["alice"]),
+    ("q=phone_number:%2B15551234567+department:support", []),
+    ("phone_number=%2B15559999999", []),
 ])
 def test_lookups_at_the_edges_answer_as_the_general_search(api, people, query, expected):
     assert names(api, query) == expected
@@ -231,6 +235,7 @@ def test_lookups_at_the_edges_answer_as_the_general_search(api, people, query, e
 @pytest.mark.parametrize("query, field", [
     ("username=&exact=true", "username"), ("username=%00&exact=true", "username"),
     ("username=alice&exact=true&max=-1", "max"),
+    ("phone_number=12&max=1", "phone_number"), ("q=phone_number:", "q"), ("q=phone_number:%2B1+555", "q"),
 ])
 def test_bad_lookups_are_400(api, people, query, field):
     r = api.get(f"/v1/users:search?{query}")

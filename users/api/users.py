@@ -2,6 +2,7 @@
 
 from functools import cache
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Prefetch
 from django.db.models.expressions import RawSQL
@@ -101,21 +102,38 @@ def _by_key_sql(column: str, condition: str) -> str:
             f"WHERE {user}.{q(User._meta.get_field('tenant').column)} = %s AND {user}.{q(column)} {condition}")
 
 
-LOOKUP_PARAMS = {"username", "email", "exact", "first", "offset", "max", "limit"}
+LOOKUP_PARAMS = {"username", "email", "phone_number", "q", "exact", "first", "offset", "max", "limit"}
 
 
 def _unique_key_lookup(query) -> tuple[str, str] | None:
-    """`(column, value)` when a search asks only for the user with this exact username or e-mail
-    (Keycloak's getUserByUsername/ByEmail), from the first row: such a result is complete, one
-    user or none. Anything else, including anything invalid, takes the general path."""
-    fields = [name for name in ("username", "email") if name in query]
-    if len(fields) != 1 or query.get("exact") != "true":
-        return None
+    """`(column, value)` when a search asks only for the user with one exact username, e-mail or
+    phone number (Keycloak's getUserByUsername/ByEmail, the provider's phone search), from the
+    first row: such a result is complete, one user or none. Anything else, including anything
+    invalid, takes the general path, which answers it or says what is wrong."""
     if any(name not in LOOKUP_PARAMS for name in query) or any(
             query.get(name, "0") != "0" for name in ("first", "offset")):
         return None
-    value = query[fields[0]].strip().lower()
-    return (fields[0], value) if value and "\x00" not in value else None
+    given = {name: query[name] for name in ("username", "email", "phone_number") if name in query}
+    if "q" in query:  # Keycloak's attribute query, as `q=phone_number:<number>` alone
+        pairs = query["q"].split()
+        name, _, value = pairs[0].partition(":") if len(pairs) == 1 else ("", "", "")
+        if name != "phone_number" or not value or name in given:
+            return None
+        given[name] = value
+    if len(given) != 1:
+        return None
+    (column, value), = given.items()
+    value = value.strip()
+    if not value or "\x00" in value:
+        return None
+    if column == "phone_number":
+        if "exact" in query:
+            return None
+        try:
+            return column, services.normalise_phone(value)
+        except DjangoValidationError:
+            return None
+    return (column, value.lower()) if query.get("exact") == "true" else None
 
 
 def _search_criteria(request) -> search.UserCriteria:
