@@ -48,7 +48,8 @@ def other_api(other_tenant, make_client):
 
 import http.server  # noqa: E402
 import json  # noqa: E402
-import threading  # noqa: E402
+
+from tests.local_server import serving  # noqa: E402
 
 PROFILE_SCOPES = ["profiles:read", "profiles:write"]
 
@@ -108,12 +109,5 @@ def fake_http_server():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler), state):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -5,12 +5,13 @@ import contextlib
 import http.server
 import json
 import re
-import threading
 import time
 import uuid
 from urllib.parse import parse_qs
 
 import pytest
+
+from tests.local_server import serving
 
 ACCOUNT_SID = "AC00000000000000000000000000000001"
 AUTH_TOKEN = "fake-twilio-auth-token"
@@ -75,15 +76,8 @@ def _serve(state: FakeTwilio):
 def running():
     """A fresh fake on a free loopback port, stopped on exit; `state.url` is its origin."""
     state = FakeTwilio()
-    server = _serve(state)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(_serve(state), state):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def settings_for(state: FakeTwilio) -> dict[str, str]:
