@@ -55,13 +55,8 @@ public class CollectPhoneFormAuthenticator extends UserlessAuthenticator {
             auth.setAuthNote(NOTE_PENDING_PHONE, v.destination());
             context.challenge(codeForm(context, v.destination(), null));
         } catch (BackendException e) {
-            if (e.getStatus() == 400) {
-                context.challenge(Forms.page(context, Forms.PHONE_FORM,
-                        Forms.backendMessage(e, "phone_number", "identityPhoneInvalid"), "phoneNumber", phone));
-            } else {
-                LOG.warnf("phone verification not sent: %s", e);
-                context.challenge(Forms.page(context, Forms.PHONE_FORM, Forms.sendFailure(e), "phoneNumber", phone));
-            }
+            context.challenge(Forms.page(context, Forms.PHONE_FORM,
+                    Forms.sendRefused(e, "phone_number", "identityPhoneInvalid", "phone verification"), "phoneNumber", phone));
         }
     }
 

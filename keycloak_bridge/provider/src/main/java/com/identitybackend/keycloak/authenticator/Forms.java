@@ -3,6 +3,7 @@ package com.identitybackend.keycloak.authenticator;
 import com.identitybackend.keycloak.client.BackendException;
 import jakarta.ws.rs.core.MultivaluedMap;
 import jakarta.ws.rs.core.Response;
+import org.jboss.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.forms.login.LoginFormsProvider;
 
@@ -10,6 +11,8 @@ import java.util.List;
 
 /** Form plumbing shared by the authenticators: posted fields, the end user's IP, pages with one error. */
 final class Forms {
+
+    private static final Logger LOG = Logger.getLogger(Forms.class);
 
     static final String PHONE_FORM = "identity-phone.ftl";
     static final String CODE_FORM = "identity-code.ftl";
@@ -54,8 +57,13 @@ final class Forms {
         return messages.get(0).replaceAll("[{}']", "");
     }
 
-    /** A message key for a send the backend did not make: throttled, or delivery/backend failure. */
-    static String sendFailure(BackendException e) {
+    /** What to tell someone whose code or link the backend did not send: its own words for a bad
+     * value (400), else that they sent too many or that sending failed (logged). */
+    static String sendRefused(BackendException e, String field, String invalidKey, String what) {
+        if (e.getStatus() == 400) {
+            return backendMessage(e, field, invalidKey);
+        }
+        LOG.warnf("%s not sent: %s", what, e);
         return e.isThrottled() ? "identityTooManySends" : "identitySendFailed";
     }
 }

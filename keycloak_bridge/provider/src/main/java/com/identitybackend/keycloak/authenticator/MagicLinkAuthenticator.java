@@ -1,7 +1,6 @@
 package com.identitybackend.keycloak.authenticator;
 
 import com.identitybackend.keycloak.client.BackendException;
-import org.jboss.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.common.util.Base64Url;
 import org.keycloak.common.util.SecretGenerator;
@@ -24,8 +23,6 @@ public class MagicLinkAuthenticator extends UserlessAuthenticator {
     static final String NOTE_NONCE = "identity.magic.nonce";
     static final String NOTE_RETURN = "identity.magic.return";
     static final String NOTE_USER = "identity.magic.user";
-
-    private static final Logger LOG = Logger.getLogger(MagicLinkAuthenticator.class);
 
     @Override
     public void authenticate(AuthenticationFlowContext context) {
@@ -58,13 +55,8 @@ public class MagicLinkAuthenticator extends UserlessAuthenticator {
             RealmBackend.client(context.getRealm())
                     .requestMagicLink(email, MagicLinkResource.state(auth.getTabId(), nonce), Forms.clientIp(context));
         } catch (BackendException e) {
-            if (e.getStatus() == 400) {
-                context.challenge(Forms.page(context, Forms.EMAIL_FORM,
-                        Forms.backendMessage(e, "email", "identityEmailInvalid"), "email", email));
-            } else {
-                LOG.warnf("magic link not requested: %s", e);
-                context.challenge(Forms.page(context, Forms.EMAIL_FORM, Forms.sendFailure(e), "email", email));
-            }
+            context.challenge(Forms.page(context, Forms.EMAIL_FORM,
+                    Forms.sendRefused(e, "email", "identityEmailInvalid", "magic link"), "email", email));
             return;
         }
         context.challenge(Forms.page(context, Forms.LINK_SENT, null, "email", email));

@@ -46,11 +46,7 @@ public class SmsCodeAuthenticator extends UserlessAuthenticator {
         try {
             RealmBackend.client(context.getRealm()).requestMagicSms(phone, Forms.clientIp(context));
         } catch (BackendException e) {
-            String error = e.getStatus() == 400 ? Forms.backendMessage(e, "phone_number", "identityPhoneInvalid")
-                    : Forms.sendFailure(e);
-            if (e.getStatus() != 400) {
-                LOG.warnf("sign-in code not requested: %s", e);
-            }
+            String error = Forms.sendRefused(e, "phone_number", "identityPhoneInvalid", "sign-in code");
             context.challenge(Forms.page(context, Forms.PHONE_FORM, error, "purpose", "signin", "phoneNumber", phone));
             return;
         }
