@@ -129,7 +129,7 @@ def plans():
 
 
 def deep_cursor(users):
-    from users.api.pagination import KeysetOrOffsetPagination
+    from identity.api.pagination import KeysetOrOffsetPagination
     from users.models import User
 
     username = User.objects.filter(tenant__slug="bench").order_by("username").values_list(

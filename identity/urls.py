@@ -7,7 +7,7 @@ from identity.health import healthz, readyz
 from keycloak_bridge import admin_sso
 from profiles import share
 from users.api.authentication import ApiClientAuthentication
-from users.api.permissions import SchemaReader
+from identity.api.permissions import SchemaReader
 
 # The schema and its UI are for operators (admin session) and API clients, not the public.
 schema_access = {
@@ -35,5 +35,5 @@ urlpatterns = [
     path("share/<slug:slug>/events/<str:event_id>", share.event_page, name="share-event"),
 ]
 
-handler404 = "users.api.errors.json_not_found"
-handler500 = "users.api.errors.json_server_error"
+handler404 = "identity.api.errors.json_not_found"
+handler500 = "identity.api.errors.json_server_error"

@@ -8,14 +8,12 @@ roles, read with the user row, so a role taken away counts at once, not when the
 
 import logging
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
-from django.db.models import OuterRef
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from keycloak_bridge import tokens
-from users.models import Role, User
+from users import queries
+from users.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +36,6 @@ class PersonCredential:
         self.scopes = frozenset().union(*(ROLE_SCOPES.get(role, ()) for role in roles))
 
 
-def person_with_roles(pk, tenant_id):
-    """The active user of this tenant with their role names, in one query."""
-    queryset = User.objects.select_related("tenant").filter(pk=pk, tenant_id=tenant_id, is_active=True)
-    if connection.vendor == "postgresql":
-        queryset = queryset.annotate(
-            role_names=ArraySubquery(Role.objects.filter(users=OuterRef("pk")).order_by("name").values("name")))
-    user = queryset.first()
-    if user is not None and not hasattr(user, "role_names"):
-        user.role_names = sorted(user.roles.values_list("name", flat=True))
-    return user
-
-
 class KeycloakTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
@@ -62,7 +48,7 @@ class KeycloakTokenAuthentication(authentication.BaseAuthentication):
             logger.info("bearer token refused: %s", error)
             raise exceptions.AuthenticationFailed(
                 "This token is invalid or expired; sign in again to get a new one.") from None
-        user = person_with_roles(claims["sub"], tenant_id)
+        user = queries.active_person(tenant_id, claims["sub"])
         if user is None:
             raise exceptions.AuthenticationFailed("This account is unknown or deactivated.")
         return user, PersonCredential(user, list(user.role_names), claims)

@@ -2,29 +2,23 @@
 
 Every word must match display, first or last name: words of three characters or more anywhere in
 a name, shorter words at its start. Names are compared as `lower(name) COLLATE "C"`, the exact
-expressions of the trigram indexes of migration 0002 (Django's `i*` lookups compile to `UPPER()`,
+expressions of the profiles' trigram indexes (Django's `i*` lookups compile to `UPPER()`,
 which no index serves); pg_trgm serves `LIKE '%word%'` and `LIKE 'wo%'` alike.
 """
 
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Collate, Lower
+
+from identity.search import MIN_SUBSTRING_LENGTH, lowered
 
 NAME_FIELDS = ("display_name", "first_name", "last_name")
-MIN_SUBSTRING_LENGTH = 3
 MAX_WORDS = 5
-
-
-def _lowered(name: str):
-    expression = Lower(name)
-    return Collate(expression, "C") if connection.vendor == "postgresql" else expression
 
 
 def search_names(queryset: QuerySet, q: str) -> QuerySet:
     words = q.lower().split()[:MAX_WORDS]
     if not words:
         return queryset
-    queryset = queryset.alias(**{f"{name}_lc": _lowered(name) for name in NAME_FIELDS})
+    queryset = queryset.alias(**{f"{name}_lc": lowered(name) for name in NAME_FIELDS})
     condition = Q()
     for word in words:
         lookup = "contains" if len(word) >= MIN_SUBSTRING_LENGTH else "startswith"

@@ -1,9 +1,9 @@
 """Domain operations on celebrity and fan profiles: the only place that writes `profiles` models.
 
-Every state change of the seed's Celebrity and Fan services passes through one function here, so
-that the events issue can emit each event from one place, inside the same transaction:
+Every state change of the former Celebrity and Fan services passes through one function here, so
+that each event can be emitted from one place, inside the same transaction:
 
-| event (seed 004)                      | emitted by                                   |
+| event                                 | emitted by                                   |
 |---------------------------------------|----------------------------------------------|
 | CelebrityProfileCreated               | `create_celebrity`                           |
 | CelebrityProfileUpdated               | `update_celebrity`, `set_store_code`, `create_shortlink` |
@@ -14,7 +14,7 @@ that the events issue can emit each event from one place, inside the same transa
 
 There is no event bus yet. As in `users.services`, field problems raise Django's
 `ValidationError` keyed by field, uniqueness is decided by database constraints and surfaces as
-`users.services.Conflict`, and nothing here knows about HTTP.
+`identity.errors.Conflict`, and nothing here knows about HTTP.
 """
 
 import datetime
@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from users import services as user_services
 from users.models import Role, Tenant, User
-from users.services import Conflict
+from identity.errors import Conflict
 
 from .models import (
     CelebrityProfile,
@@ -52,20 +52,16 @@ CELEBRITY_ROLE = "celebrity"
 MAX_ANALYTICS_DAYS = 366
 MAX_CHECKED_CELEBRITIES = 500
 
-# Constraint name (PostgreSQL) or "table.column" (SQLite) -> (API field, message).
+# Constraint name -> (API field, message).
 _STORE_CODE = ("store_code", "Another celebrity of this tenant has this store code.")
 _PROFILE = ("celebrity_user_id", "This user already has a celebrity profile.")
 _SHORTLINK = ("name", "This celebrity already has a short link of this name.")
 _CODE = ("code", "This referral code already exists in this tenant.")
 _CONFLICTS = {
     "celeb_store_code_per_tenant": _STORE_CODE,
-    "profiles_celebrityprofile.store_code": _STORE_CODE,
     "profiles_celebrityprofile_pkey": _PROFILE,
-    "profiles_celebrityprofile.celebrity_user_id": _PROFILE,
     "shortlink_name_per_celebrity": _SHORTLINK,
-    "profiles_celebrityprofileshortlink.name": _SHORTLINK,
     "referral_code_per_tenant": _CODE,
-    "profiles_referralcode.code": _CODE,
 }
 
 

@@ -7,7 +7,8 @@ tested against a real Keycloak in tests/e2e/test_tokens.py.
 import pytest
 from rest_framework.test import APIClient
 
-from keycloak_bridge.authentication import PersonCredential, person_with_roles
+from keycloak_bridge.authentication import PersonCredential
+from users.queries import active_person
 from tests.factories import GroupFactory, RoleFactory, UserFactory
 from tests.test_access import ENDPOINTS, ME, U
 
@@ -16,7 +17,7 @@ ADMIN_SCOPES = {"users:read", "users:write"}
 
 
 def as_person(user):
-    user = person_with_roles(user.pk, user.tenant_id)
+    user = active_person(user.tenant_id, user.pk)
     client = APIClient()
     client.force_authenticate(user=user, token=PersonCredential(user, list(user.role_names), {"sub": str(user.pk)}))
     return client

@@ -297,7 +297,7 @@ def test_the_kept_count_follows_every_kind_of_write(tenant, other_tenant, people
     ("é", "ê"), ("", None),
 ])
 def test_after_prefix_is_the_least_string_above_the_prefix(prefix, after):
-    from users.search import after_prefix
+    from identity.search import after_prefix
 
     assert after_prefix(prefix) == after
 

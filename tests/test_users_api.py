@@ -232,7 +232,7 @@ class TestList:
 
     def test_deep_offsets_find_the_page_on_the_index_first(self, api, tenant, monkeypatch,
                                                            django_assert_num_queries):
-        from users.api import pagination
+        from identity.api import pagination
 
         monkeypatch.setattr(pagination, "DEEP_OFFSET", 2)
         for name in ["a", "b", "c", "d", "e"]:
@@ -258,7 +258,7 @@ def test_fast_representation_matches_drf(tenant):
 
     from tests.factories import GroupFactory
     from users.api.serializers import UserSerializer
-    from users.api.users import user_queryset
+    from users.queries import user_queryset
 
     user = UserFactory(tenant=tenant, username="full", email="full@example.com", email_verified=True,
                        phone_number="+15551234567", phone_verified=True, first_name="Fu", last_name="Ll",

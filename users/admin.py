@@ -14,7 +14,7 @@ from .models import ApiClient, Group, Role, Tenant, User, UserLogin
 
 
 class EstimatedCountPaginator(Paginator):
-    """Unfiltered lists on PostgreSQL use the planner's row estimate instead of COUNT(*);
+    """Unfiltered lists use the planner's row estimate instead of COUNT(*);
     small tables, where counting is cheap and exactness shows, are still counted."""
 
     exact_below = 10_000
@@ -22,7 +22,7 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
         query = self.object_list.query
-        if connection.vendor == "postgresql" and not query.where:
+        if not query.where:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
                                [self.object_list.model._meta.db_table])

@@ -9,40 +9,50 @@
 
 Matching is case-insensitive through normalised columns: `username` and `email` are stored in
 lower case, and names are compared as `lower(name) COLLATE "C"`, the exact expressions of the
-indexes in migration 0002 (Django's `i*` lookups compile to `UPPER()`, which no index serves).
+user indexes (Django's `i*` lookups compile to `UPPER()`, which no index serves).
 """
 
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet, Sum
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Collate, Lower
+from django.db.models import Q, QuerySet, Sum
+
+from identity.search import MIN_SUBSTRING_LENGTH, after_prefix, lowered
 
 from . import services
 from .models import Tenant, TenantUserCount, User
 
-MIN_SUBSTRING_LENGTH = 3
 TEXT_FIELDS = ("username", "email", "first_name", "last_name")
+FLAGS = {"enabled": "is_active", "email_verified": "email_verified", "phone_verified": "phone_verified"}
 # Names Keycloak may send in `q=` (or as attribute filters) that are columns here.
 COLUMN_ALIASES = {
-    "username": "username",
-    "email": "email",
-    "first_name": "first_name",
+    **{name: name for name in (*TEXT_FIELDS, "phone_number", *FLAGS)},
     "firstName": "first_name",
-    "last_name": "last_name",
     "lastName": "last_name",
-    "enabled": "enabled",
-    "email_verified": "email_verified",
     "emailVerified": "email_verified",
-    "phone_number": "phone_number",
-    "phone_verified": "phone_verified",
 }
+# Query parameters of a search, with what the API documents of each; `attr.<name>` and `group`
+# come on top. Caps keep any query a handful of index conditions, never an expression tree that
+# PostgreSQL refuses to plan.
+TEXT_PARAMS = {
+    "search": '`foo`/`foo*` prefix, `*foo*` substring, `"foo"` exact, `*` all.',
+    "username": "", "email": "", "first_name": "", "last_name": "", "phone_number": "",
+    "q": "Keycloak's `name:value name2:value2` attribute query.",
+}
+FLAG_PARAMS = {"exact": "Field filters match whole values.", "enabled": "", "email_verified": "",
+               "phone_verified": ""}
+MAX_VALUE_LENGTH = 1000
+MAX_WORDS = 10
+MAX_ATTRIBUTE_FILTERS = 20
+MAX_GROUPS = 100
+_TRUE = {"t", "y", "yes", "true", "on", "1"}
+_FALSE = {"f", "n", "no", "false", "off", "0"}
 
 
 @dataclass
 class UserCriteria:
+    """What a search asks for. Text is as given; `phone_number` is normalised (E.164)."""
+
     search: str | None = None
     exact: bool = False
     username: str | None = None
@@ -56,14 +66,97 @@ class UserCriteria:
     attributes: dict[str, str] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
 
+    def unique_key(self) -> tuple[str, str] | None:
+        """`(column, value)` when only the user with one exact username, e-mail or phone number is
+        asked for (Keycloak's getUserByUsername/ByEmail, the provider's phone search): the answer
+        is one user or none, found by one indexed lookup."""
+        given = [(name, getattr(self, name)) for name in ("username", "email", "phone_number") if getattr(self, name)]
+        if len(given) != 1 or replace(self, username=None, email=None, phone_number=None, exact=False) != UserCriteria():
+            return None
+        (column, value), = given
+        if column == "phone_number":
+            return column, value
+        return (column, value.strip().lower()) if self.exact else None
 
-def _lowered(name: str):
-    expression = Lower(name)
-    return Collate(expression, "C") if connection.vendor == "postgresql" else expression
+    def matches_text(self) -> bool:
+        """Text that may match many users: a page's keys are best found on the covering index first."""
+        return bool((self.search or "").strip(" *")) or (
+            not self.exact and any(getattr(self, name) for name in TEXT_FIELDS))
+
+
+def criteria_from_query(query, ignore=frozenset()) -> UserCriteria:
+    """The one parse of a search's query string (a QueryDict), every problem keyed by parameter.
+
+    Written out rather than through a serializer: Keycloak's lookups arrive here thousands of
+    times a second, and building a serializer costs more than the lookup it would validate.
+    """
+    criteria, errors, pairs, attributes = UserCriteria(), {}, {}, {}
+    for name in query:
+        if name in ignore:
+            continue
+        if name == "group":
+            groups = query.getlist(name)
+            problem = len(groups) > MAX_GROUPS and f"At most {MAX_GROUPS} groups." or next(
+                filter(None, map(_text_problem, groups)), None)
+            criteria.groups = groups
+        elif name.startswith("attr."):
+            value = query[name]
+            problem = _text_problem(value)
+            attributes[name[len("attr."):]] = value
+        elif name in TEXT_PARAMS:
+            value = query[name].strip()
+            problem = _text_problem(value) or (not value and "This field may not be blank.")
+            if name == "q" and not problem:
+                try:
+                    pairs.update(parse_keycloak_query(value))
+                except ValidationError as error:
+                    problem = error.message_dict["q"][0]
+            elif not problem:
+                setattr(criteria, name, value)
+        elif name in FLAG_PARAMS:
+            value = _flag(query[name])
+            problem = value is None and query[name] != "" and "Must be a valid boolean." or None
+            if name == "exact":
+                criteria.exact = bool(value)
+            else:
+                setattr(criteria, name, value)
+        else:
+            problem = "Unknown parameter."
+        if problem:
+            errors[name] = [problem]
+    if errors:
+        raise ValidationError(errors)
+    criteria_from_attributes(criteria, {**pairs, **attributes})
+    for name in criteria.attributes:
+        if not services.ATTRIBUTE_NAME_RE.match(name):
+            raise ValidationError({f"attr.{name}": "Attribute names have letters, digits and _ . : - only."})
+    if len(criteria.attributes) > MAX_ATTRIBUTE_FILTERS:
+        raise ValidationError({"attr.<name>": f"At most {MAX_ATTRIBUTE_FILTERS} attribute filters."})
+    if criteria.search and len(criteria.search.split()) > MAX_WORDS:
+        raise ValidationError({"search": f"At most {MAX_WORDS} words."})
+    if criteria.phone_number:
+        try:
+            criteria.phone_number = services.normalise_phone(criteria.phone_number)
+        except ValidationError as error:
+            raise ValidationError({"phone_number": error.messages}) from None
+    return criteria
+
+
+def _text_problem(value: str) -> str | None:
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"At most {MAX_VALUE_LENGTH} characters."
+    if "\x00" in value:
+        return "Null characters are not allowed."
+    return None
+
+
+def _flag(value: str) -> bool | None:
+    value = value.lower()
+    return True if value in _TRUE else False if value in _FALSE else None
 
 
 def _with_search_columns(queryset: QuerySet) -> QuerySet:
-    return queryset.alias(first_name_lc=_lowered("first_name"), last_name_lc=_lowered("last_name"))
+    return queryset.alias(first_name_lc=lowered("first_name"), last_name_lc=lowered("last_name"))
 
 
 def _column(field_name: str) -> str:
@@ -76,29 +169,11 @@ def _match(field_name: str, term: str, mode: str) -> Q:
         return Q(**{column: term})
     if mode == "substring" and len(term) >= MIN_SUBSTRING_LENGTH:
         return Q(**{f"{column}__contains": term})
-    if connection.vendor != "postgresql":
-        return Q(**{f"{column}__startswith": term})
-    # The same prefix as a byte-order range: the btree conditions are then exact, so a count skips
-    # the recheck of every matching row that `LIKE 'term%'` keeps (22 ms against 5 ms for
-    # `search=smi` at a million users), and no trigram index competes for prefixes.
+    # The prefix as a byte-order range: the btree conditions are then exact, so a count skips the
+    # recheck of every matching row that `LIKE 'term%'` keeps, and no trigram index competes.
     after = after_prefix(term)
     q = Q(**{f"{column}__gte": term})
     return q if after is None else q & Q(**{f"{column}__lt": after})
-
-
-def after_prefix(prefix: str) -> str | None:
-    """The least string above every string that starts with `prefix`, in code point order (which
-    is "C" byte order for UTF-8), or None if there is none."""
-    chars = list(prefix)
-    while chars:
-        code = ord(chars[-1]) + 1
-        if code == 0xD800:  # surrogates are never text
-            code = 0xE000
-        if code <= 0x10FFFF:
-            chars[-1] = chr(code)
-            return "".join(chars)
-        chars.pop()
-    return None
 
 
 def _any_field(term: str, mode: str) -> Q:
@@ -121,18 +196,6 @@ def _search_term(value: str) -> Q:
     return q
 
 
-def _attribute(name: str, value: str) -> Q:
-    if connection.vendor == "postgresql":
-        return Q(attributes__contains={name: [value]})  # served by the GIN index
-    return Q(
-        RawSQL(
-            "EXISTS (SELECT 1 FROM json_each(users_user.attributes, %s) WHERE value = %s)",
-            (f'$."{name}"', value),
-            output_field=BooleanField(),
-        )
-    )
-
-
 def parse_keycloak_query(q: str) -> dict[str, str]:
     """Keycloak's `q=name:value name2:value2` into a name -> value map."""
     pairs = {}
@@ -150,7 +213,7 @@ def criteria_from_attributes(criteria: UserCriteria, pairs: dict[str, str]) -> U
         column = COLUMN_ALIASES.get(name)
         if column is None:
             criteria.attributes[name] = value
-        elif column in ("enabled", "email_verified", "phone_verified"):
+        elif column in FLAGS:
             if value.lower() not in ("true", "false"):
                 raise ValidationError({"q": f"{name} takes true or false."})
             setattr(criteria, column, value.lower() == "true")
@@ -174,19 +237,13 @@ def search_users(tenant: Tenant | None, criteria: UserCriteria, queryset: QueryS
         if value:
             q &= _match(field_name, value.strip().lower(), mode)
     if criteria.phone_number:
-        try:
-            q &= Q(phone_number=services.normalise_phone(criteria.phone_number))
-        except ValidationError as error:
-            raise ValidationError({"phone_number": error.messages}) from None
-    for flag, column in (("enabled", "is_active"), ("email_verified", "email_verified"),
-                         ("phone_verified", "phone_verified")):
+        q &= Q(phone_number=criteria.phone_number)
+    for flag, column in FLAGS.items():
         value = getattr(criteria, flag)
         if value is not None:
             q &= Q(**{column: value})
     for name, value in criteria.attributes.items():
-        if not services.ATTRIBUTE_NAME_RE.match(name):
-            raise ValidationError({f"attr.{name}": "Attribute names have letters, digits and _ . : - only."})
-        q &= _attribute(name, value)
+        q &= Q(attributes__contains={name: [value]})  # served by the GIN index
     if criteria.groups:  # members of any of these groups (by path), driven from the group side
         memberships = User.identity_groups.through.objects.filter(group__path__in=criteria.groups)
         if tenant is not None:
@@ -196,9 +253,9 @@ def search_users(tenant: Tenant | None, criteria: UserCriteria, queryset: QueryS
 
 
 def count_users(tenant: Tenant | None, criteria: UserCriteria) -> int:
-    """How many users `search_users` finds, exactly. Everyone is read on PostgreSQL from the counts
-    the triggers of migration 0008 keep, instead of counting a million index entries."""
-    if connection.vendor == "postgresql" and _is_everyone(criteria):
+    """How many users `search_users` finds, exactly. Everyone is read from the per-tenant totals
+    that triggers keep (`TenantUserCount`), instead of counting a million index entries."""
+    if _is_everyone(criteria):
         counts = TenantUserCount.objects.all() if tenant is None else TenantUserCount.objects.filter(tenant=tenant)
         return counts.aggregate(users=Sum("users"))["users"] or 0
     return search_users(tenant, criteria).count()

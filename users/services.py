@@ -21,20 +21,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from identity.errors import Conflict, NotFound
+
 from .models import ApiClient, Group, PasswordResetToken, Role, Tenant, User, UserLogin
-
-
-class Conflict(Exception):
-    """A uniqueness constraint refused the write; `field` names what collided."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class NotFound(Exception):
-    pass
 
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@+-]*$")
@@ -50,20 +39,20 @@ RESERVED_ATTRIBUTE_NAMES = {
     "first_name", "firstName", "last_name", "lastName", "enabled", "createdTimestamp",
 }
 
-# Constraint name (PostgreSQL) or "table.column" (SQLite) -> (API field, message).
+# Constraint name -> (API field, message).
 _USERNAME = ("username", "This username is already taken in this tenant.")
 _EMAIL = ("email", "Another user of this tenant already has this email address.")
 _PHONE = ("phone_number", "Another user of this tenant already has this phone number.")
 _ID = ("id", "A user with this id already exists.")
 _NAME = ("name", "This name is already taken in this tenant.")
 CONFLICTS = {
-    "user_username_per_tenant": _USERNAME, "users_user.username": _USERNAME,
-    "user_email_per_tenant": _EMAIL, "users_user.email": _EMAIL,
-    "user_phone_per_tenant": _PHONE, "users_user.phone_number": _PHONE,
-    "users_user_pkey": _ID, "users_user.id": _ID,
-    "role_name_per_tenant": _NAME, "users_role.name": _NAME,
-    "group_path_per_tenant": _NAME, "users_group.path": _NAME,
-    "apiclient_name_per_tenant": _NAME, "users_apiclient.name": _NAME,
+    "user_username_per_tenant": _USERNAME,
+    "user_email_per_tenant": _EMAIL,
+    "user_phone_per_tenant": _PHONE,
+    "users_user_pkey": _ID,
+    "role_name_per_tenant": _NAME,
+    "group_path_per_tenant": _NAME,
+    "apiclient_name_per_tenant": _NAME,
 }
 
 
@@ -73,10 +62,7 @@ def save_unique(instance, conflicts: dict[str, tuple[str, str]] = CONFLICTS, **k
         with transaction.atomic():
             instance.save(**kwargs)
     except IntegrityError as error:
-        diag = getattr(error.__cause__, "diag", None)
-        key = getattr(diag, "constraint_name", None)
-        if key is None:  # SQLite: "UNIQUE constraint failed: users_user.tenant_id, users_user.email"
-            key = str(error).rsplit(" ", 1)[-1]
+        key = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
         if key not in conflicts:
             raise
         raise Conflict(*conflicts[key]) from None
@@ -230,7 +216,7 @@ SELF_EDITABLE_FIELDS = {"first_name", "last_name", "email", "phone_number", "att
 
 
 def update_own_profile(user: User, changes: dict) -> User:
-    """A person's own edit (seed 004's updateUser): safe fields only, and a new email or phone
+    """A person's own edit (the former GraphQL API's updateUser): safe fields only, and a new email or phone
     number is unverified until verified again."""
     unsafe = set(changes) - SELF_EDITABLE_FIELDS
     if unsafe:

@@ -1,6 +1,6 @@
 """What every profiles endpoint shares: scopes, the caller's tenant, strict query parameters.
 
-Who may do what (seed 004):
+Who may do what:
 
 - `profiles:read` reads everything of the credential's tenant except soft-deleted profiles;
 - `profiles:write` is the admin's scope (an API client's, or a person's with the `admin` role):
@@ -20,17 +20,16 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
 
-from users.api.base import TenantViewSet
-from users.api.errors import ErrorSerializer
-from users.api.pagination import PAGING_PARAMS
-from users.api.permissions import HasScope
-from users.api.users import ERRORS
+from identity.api.errors import ERRORS, ErrorSerializer, conflict
+from identity.api.pagination import PAGING_PARAMS
+from identity.api.permissions import HasScope
+from identity.api.viewsets import TenantViewSet
 from users.models import Tenant, User
 
 READ = "profiles:read"
 WRITE = "profiles:write"
 
-CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Taken in this tenant, or used up.")}
+CONFLICT = conflict("Taken in this tenant, or used up.")
 PUBLIC_ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` says what to correct."),
     404: OpenApiResponse(ErrorSerializer, description="No such tenant or published object."),

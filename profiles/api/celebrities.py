@@ -1,4 +1,4 @@
-"""`/v1/celebrities`: seed 004's Celebrity service (createCelebrity … queryCelebrityProfiles).
+"""`/v1/celebrities`: the former Celebrity service (createCelebrity … queryCelebrityProfiles).
 
 The deprecated `celebrity`, `celebrities` and `celebritiesPaged` queries are the same list and
 detail endpoints. The list is ordered by display weight, heaviest first, then by id.
@@ -24,7 +24,7 @@ from profiles.models import (
     CelebrityProfileShortlink,
     CelebrityStatus,
 )
-from users.api.serializers import CountSerializer, StrictSerializer
+from identity.api.serializers import CountSerializer, StrictSerializer
 
 MAX_METADATA = 64 * 1024
 MAX_PICTURES = 20

@@ -1,4 +1,4 @@
-"""`/v1/fans/{fan_user_id}/…`: seed 004's Fan service (follows, media, mailing list).
+"""`/v1/fans/{fan_user_id}/…`: the former Fan service (follows, media, mailing list).
 
 A service acting for a fan names the fan's user id in the path. Follow and unfollow are idempotent:
 repeating one changes nothing, so it appends no change row and leaves the follower count alone.
@@ -14,9 +14,9 @@ from profiles import mailing, services
 from profiles.api.base import ERRORS, ProfilesViewSet, UpstreamFailed, refuse_unknown_params
 from profiles.api.celebrities import MAX_METADATA
 from profiles.models import CelebrityProfile, FanFollow, FanMedia, FanProfile
-from users.api.errors import ErrorSerializer
-from users.api.pagination import PAGING_PARAMS
-from users.api.serializers import CountSerializer, StrictSerializer
+from identity.api.errors import ErrorSerializer
+from identity.api.pagination import PAGING_PARAMS
+from identity.api.serializers import CountSerializer, StrictSerializer
 
 UPSTREAM = {502: OpenApiResponse(ErrorSerializer, description="The mailing-list service failed; try again later.")}
 
@@ -43,7 +43,7 @@ class FollowedCelebritySerializer(serializers.Serializer):
 
 
 class FollowSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(help_text="MD5 of the fan's id followed by the celebrity's id, as in seed 004.")
+    id = serializers.CharField(help_text="MD5 of the fan's id followed by the celebrity's id, as the former fan service made it.")
     fan_user_id = serializers.UUIDField(source="fan_id")
     celebrity = FollowedCelebritySerializer()
 

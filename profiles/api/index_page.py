@@ -9,7 +9,7 @@ from profiles import services
 from profiles.api.base import ERRORS, ProfilesViewSet
 from profiles.api.pagination import TwoColumnKeysetPagination
 from profiles.models import IndexPageElement
-from users.api.serializers import StrictSerializer
+from identity.api.serializers import StrictSerializer
 
 
 class IndexElementSerializer(StrictSerializer, serializers.ModelSerializer):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from profiles import services
 from profiles.api.base import CONFLICT, ERRORS, ProfilesViewSet
 from profiles.models import ReferralCode
-from users.api.serializers import StrictSerializer
+from identity.api.serializers import StrictSerializer
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 

@@ -4,9 +4,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from users import services
-from users.api.base import TenantViewSet
-from users.api.errors import ErrorSerializer
+from identity.api.errors import ERRORS, ErrorSerializer
+from identity.api.viewsets import TenantViewSet
+from users import queries, services
 from users.api.serializers import (
     PasswordSerializer,
     RedeemResetSerializer,
@@ -15,7 +15,6 @@ from users.api.serializers import (
     VerifyResultSerializer,
 )
 from users.api.throttling import PerUserCredentialThrottle
-from users.api.users import ERRORS
 
 
 def _valid(serializer_class, request):
@@ -32,7 +31,7 @@ class CredentialViewSet(TenantViewSet):
 
     @extend_schema(summary="Set a user's password", operation_id="users_set_password", request=PasswordSerializer, responses={204: None, **ERRORS})
     def set_password(self, request, pk):
-        user = self.tenant_user(pk)
+        user = queries.tenant_user(self.tenant, pk)
         services.set_password(user, _valid(PasswordSerializer, request)["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -43,7 +42,7 @@ class CredentialViewSet(TenantViewSet):
         responses={200: VerifyResultSerializer, 429: OpenApiResponse(ErrorSerializer), **ERRORS},
     )
     def verify(self, request, pk):
-        user = self.tenant_user(pk)
+        user = queries.tenant_user(self.tenant, pk)
         password = _valid(PasswordSerializer, request)["password"]
         return Response({"valid": services.verify_password(user, password)})
 
@@ -54,7 +53,7 @@ class CredentialViewSet(TenantViewSet):
         responses={201: ResetTokenSerializer, **ERRORS},
     )
     def reset_password(self, request, pk):
-        user = self.tenant_user(pk)
+        user = queries.tenant_user(self.tenant, pk)
         data = _valid(ResetPasswordRequestSerializer, request)
         token, reset = services.issue_password_reset(user, data.get("ttl_seconds"))
         return Response({"token": token, "expires_at": reset.expires_at}, status=status.HTTP_201_CREATED)

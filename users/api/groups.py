@@ -6,18 +6,18 @@ from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from users import services
-from users.api.base import TenantViewSet
-from users.api.pagination import PAGING_PARAMS
+from identity.api.errors import ERRORS, conflict
+from identity.api.pagination import PAGING_PARAMS
+from identity.api.viewsets import TenantViewSet
+from users import queries, services
 from users.api.serializers import GroupPathsSerializer, GroupSerializer, UserSerializer
-from users.api.users import CONFLICT, ERRORS, user_queryset
 from users.models import Group
 
 
 @extend_schema_view(
     list=extend_schema(summary="List groups", parameters=[OpenApiParameter("path", str, description="Exact path.")],
                        responses={200: GroupSerializer(many=True), **ERRORS}),
-    create=extend_schema(summary="Create a group", responses={201: GroupSerializer, **ERRORS, **CONFLICT}),
+    create=extend_schema(summary="Create a group", responses={201: GroupSerializer, **ERRORS, **conflict("A group of this name exists under this parent.")}),
     retrieve=extend_schema(summary="Get a group", responses={200: GroupSerializer, **ERRORS}),
     destroy=extend_schema(summary="Delete a group and its subgroups", responses={204: None, **ERRORS}),
 )
@@ -44,7 +44,7 @@ class GroupViewSet(
     def members(self, request, pk):
         self.cursor_field = "username"
         group = self.get_object()
-        page = self.paginate_queryset(user_queryset().filter(tenant=self.tenant, identity_groups=group))
+        page = self.paginate_queryset(queries.user_queryset().filter(tenant=self.tenant, identity_groups=group))
         return self.get_paginated_response(UserSerializer(page, many=True).data)
 
 
@@ -55,18 +55,18 @@ class UserGroupViewSet(TenantViewSet):
     @extend_schema(summary="Replace a user's groups", operation_id="users_groups_replace", description="Groups are given by path.",
                    request=GroupPathsSerializer, responses={200: UserSerializer, **ERRORS})
     def replace(self, request, pk):
-        user = self.tenant_user(pk)
+        user = queries.tenant_user(self.tenant, pk)
         serializer = GroupPathsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.set_user_groups(user, serializer.validated_data["groups"])
-        return Response(UserSerializer(user_queryset().get(pk=user.pk)).data)
+        return Response(UserSerializer(queries.user_with_memberships(self.tenant, user.pk)).data)
 
     @extend_schema(summary="Add a user to a group", operation_id="users_groups_add", request=None, responses={204: None, **ERRORS})
     def add(self, request, pk, group_id):
-        services.add_user_group(self.tenant_user(pk), self._group(group_id))
+        services.add_user_group(queries.tenant_user(self.tenant, pk), self._group(group_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Remove a user from a group", operation_id="users_groups_remove", request=None, responses={204: None, **ERRORS})
     def remove(self, request, pk, group_id):
-        services.remove_user_group(self.tenant_user(pk), self._group(group_id))
+        services.remove_user_group(queries.tenant_user(self.tenant, pk), self._group(group_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

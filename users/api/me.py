@@ -1,4 +1,4 @@
-"""`/v1/me`: seed 004's whoAmI and updateUser, for a person signed in with Keycloak."""
+"""`/v1/me`: the former GraphQL API's whoAmI and updateUser, for a person signed in with Keycloak."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -6,9 +6,10 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from users import services
+from identity.api.errors import ERRORS
+from users import queries, services
 from users.api.serializers import UserSerializer
-from users.api.users import ERRORS, CONFLICT, user_queryset
+from users.api.users import CONFLICT
 from users.models import User
 
 
@@ -37,7 +38,7 @@ class MeView(APIView):
     permission_classes = [IsPerson]
 
     def _me(self):
-        return user_queryset().get(pk=self.request.user.pk)
+        return queries.user_with_memberships(self.request.auth.tenant, self.request.user.pk)
 
     @extend_schema(summary="Who am I", operation_id="me_get", responses={200: UserSerializer, **ERRORS})
     def get(self, request):

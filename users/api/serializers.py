@@ -2,25 +2,10 @@
 
 from rest_framework import serializers
 
+from identity.api.serializers import StrictSerializer
+
 from users import services, verification
-from users.search import UserCriteria, criteria_from_attributes, parse_keycloak_query
 from users.models import Group, Role, User
-
-
-class StrictSerializer(serializers.Serializer):
-    """Unknown fields are an error, not silently dropped: a typo must not look like success."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            errors = {}
-            for name in sorted(data):
-                if name not in self.fields:
-                    errors[name] = ["Unknown field."]
-                elif self.fields[name].read_only:
-                    errors[name] = ["Read-only field: it cannot be set here."]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 _DATETIME_FIELD = serializers.DateTimeField()
@@ -78,7 +63,7 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
         }
 
     def get_roles(self, user) -> list[str]:
-        if hasattr(user, "role_names"):  # annotated by users.api.users.user_queryset
+        if hasattr(user, "role_names"):  # annotated by users.queries
             return user.role_names
         return sorted(role.name for role in user.roles.all())
 
@@ -137,32 +122,6 @@ class UserCreateSerializer(UserSerializer):
 
     def create(self, validated_data):
         return services.create_user(self.context["tenant"], **validated_data)
-
-
-class UserSearchParamsSerializer(StrictSerializer):
-    """Query parameters of `:search` and `:count`; `attr.<name>` filters are read separately."""
-
-    search = serializers.CharField(required=False, help_text='`foo`/`foo*` prefix, `*foo*` substring, `"foo"` exact, `*` all.')
-    exact = serializers.BooleanField(required=False, default=False, help_text="Field filters match whole values.")
-    username = serializers.CharField(required=False)
-    email = serializers.CharField(required=False)
-    first_name = serializers.CharField(required=False)
-    last_name = serializers.CharField(required=False)
-    enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
-    email_verified = serializers.BooleanField(required=False, allow_null=True, default=None)
-    phone_number = serializers.CharField(required=False)
-    phone_verified = serializers.BooleanField(required=False, allow_null=True, default=None)
-    q = serializers.CharField(required=False, help_text="Keycloak's `name:value name2:value2` attribute query.")
-
-    def to_criteria(self) -> UserCriteria:
-        data = dict(self.validated_data)
-        pairs = parse_keycloak_query(data.pop("q", ""))
-        pairs.update(self.context["attributes"])
-        return criteria_from_attributes(UserCriteria(**data), pairs)
-
-
-class CountSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
 
 
 class PasswordSerializer(StrictSerializer):

@@ -18,11 +18,10 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
+from identity.api.errors import ERRORS, ErrorSerializer
+from identity.api.serializers import StrictSerializer
+from identity.api.viewsets import TenantViewSet
 from users import delivery, services, verification
-from users.api.base import TenantViewSet
-from users.api.errors import ErrorSerializer
-from users.api.serializers import StrictSerializer
-from users.api.users import ERRORS
 from users.models import Verification
 
 SCOPE = "verification:write"
@@ -233,7 +232,7 @@ class VerificationViewSet(TenantViewSet):
 
     @extend_schema(
         summary="E-mail a magic sign-in link", operation_id="magic_links_create",
-        description="Seed 004's magicEmailLogin. The same 202 whether or not a user has the address; the link "
+        description="Replaces the former GraphQL `magicEmailLogin`. The same 202 whether or not a user has the address; the link "
                     "(`MAGIC_LINK_URL_TEMPLATE`) works once, for 24 hours.",
         request=MagicLinkRequestSerializer,
         responses={202: AcceptedSerializer, **ERRORS, **THROTTLED},
@@ -255,7 +254,7 @@ class VerificationViewSet(TenantViewSet):
 
     @extend_schema(
         summary="Text a sign-in code", operation_id="magic_sms_create",
-        description="Seed 004's magicSmsCode. The same 202 whether or not a user has the number; the 6-digit "
+        description="Replaces the former GraphQL `magicSmsCode`. The same 202 whether or not a user has the number; the 6-digit "
                     "code lives 10 minutes and allows 5 tries.",
         request=MagicSmsRequestSerializer,
         responses={202: AcceptedSerializer, **ERRORS, **THROTTLED},
@@ -268,7 +267,7 @@ class VerificationViewSet(TenantViewSet):
 
     @extend_schema(
         summary="Sign in with a texted code", operation_id="magic_sms_redeem",
-        description="Seed 004's magicSmsLogin. Only the number's newest code counts; each call spends one of its "
+        description="Replaces the former GraphQL `magicSmsLogin`. Only the number's newest code counts; each call spends one of its "
                     "5 tries. Any failure is the same 400. Marks the phone number verified.",
         request=RedeemSmsSerializer, responses={200: SignedInSerializer, **ERRORS},
     )

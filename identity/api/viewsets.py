@@ -1,7 +1,4 @@
-from django.shortcuts import get_object_or_404
 from rest_framework import viewsets
-
-from users.models import User
 
 
 class TenantViewSet(viewsets.GenericViewSet):
@@ -21,6 +18,3 @@ class TenantViewSet(viewsets.GenericViewSet):
         if getattr(self.request, "auth", None) is not None:
             context["tenant"] = self.tenant
         return context
-
-    def tenant_user(self, pk) -> User:
-        return get_object_or_404(User.objects.filter(tenant=self.tenant), pk=pk)

@@ -2,11 +2,12 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from users import services
+from identity.errors import Conflict, NotFound
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -17,6 +18,19 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="Per-field messages (400 and 409 only).",
     )
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` says what to correct."),
+    401: OpenApiResponse(ErrorSerializer, description="No or bad credential."),
+    403: OpenApiResponse(ErrorSerializer, description="The credential lacks the scope."),
+    404: OpenApiResponse(ErrorSerializer, description="No such object in the caller's tenant."),
+}
+
+
+def conflict(description: str) -> dict:
+    """The 409 answer of an endpoint whose writes a uniqueness constraint can refuse."""
+    return {409: OpenApiResponse(ErrorSerializer, description=description)}
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -37,11 +51,11 @@ def _as_lists(detail) -> dict:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, services.Conflict):
+    if isinstance(exc, Conflict):
         return Response(
             error_body("conflict", exc.message, {exc.field: [exc.message]}), status=status.HTTP_409_CONFLICT
         )
-    if isinstance(exc, services.NotFound):
+    if isinstance(exc, NotFound):
         exc = exceptions.NotFound(str(exc) or None)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(

@@ -40,17 +40,19 @@ def page_limit(request) -> int:
 class KeysetOrOffsetPagination(BasePagination):
     """The view names `cursor_field`, a column unique within the tenant, and orders by it.
 
-    A view may set `keys_first`: the page's keys are then found by a query of their own, which a
-    covering index answers without visiting the table, and the rows fetched by key (by the view's
-    `rows_for_keys(keys)`, in the keys' order, if it has one and it does not return None). Searches over
-    common terms walk thousands of index entries to fill a page; visiting the table for each costs
-    several times more than the walk.
+    A caller may ask for `keys_first`: the page's keys are then found by a query of their own, which
+    a covering index answers without visiting the table, and the rows fetched by key with the
+    `rows_for_keys(keys)` it hands over (rows in the keys' order), or else by the page's query
+    filtered to the keys. Searches over common terms walk thousands of index entries to fill a
+    page; visiting the table for each costs several times more than the walk.
 
     Subclasses with another order override `ordered`, `keyset_page` and `page_key`.
     """
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, *, keys_first=False, rows_for_keys=None):
         self.request = request
+        self.keys_first = keys_first
+        self.rows_for_keys = rows_for_keys
         self.limit = page_limit(request)
         self.next_url = None
         self.url = request.build_absolute_uri()
@@ -95,16 +97,17 @@ class KeysetOrOffsetPagination(BasePagination):
         return rows
 
     def rows(self, queryset, view, offset, keys_first=False):
-        """The page's rows and one more, found by key first when asked or when the view says so."""
+        """The page's rows and one more, found by key first when asked."""
         window = slice(offset, offset + self.limit + 1)
-        if not (keys_first or getattr(view, "keys_first", False)):
+        if not (keys_first or self.keys_first):
             return list(queryset[window])
         key = self.page_key(view)
         keys = list(queryset.values_list(key, flat=True)[window])
         if not keys:
             return []
-        rows = view.rows_for_keys(keys) if hasattr(view, "rows_for_keys") else None
-        return list(queryset.filter(**{f"{key}__in": keys})) if rows is None else rows
+        if self.rows_for_keys is not None:
+            return self.rows_for_keys(keys)
+        return list(queryset.filter(**{f"{key}__in": keys}))
 
     @staticmethod
     def _encode(value) -> str:

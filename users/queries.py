@@ -1,0 +1,76 @@
+"""Reads of users with their memberships: the one place that builds that SQL.
+
+A user is always read with its role names and group paths (`role_names`, `group_paths`), as
+array subqueries of the one user query, written once as SQL: built with ORM subquery expressions
+they cost more to compile, on every request, than the query costs to run. Lookups by a unique
+key, what Keycloak's provider calls most, go further and run one statement built once.
+"""
+
+from functools import cache
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.shortcuts import get_object_or_404
+
+from .models import Tenant, User
+
+
+def user_queryset() -> QuerySet:
+    """Users annotated with `role_names` and `group_paths`, both sorted."""
+    roles, groups = _membership_sql()
+    return User.objects.annotate(role_names=RawSQL(roles, ()), group_paths=RawSQL(groups, ()))
+
+
+def tenant_user(tenant: Tenant, pk) -> User:
+    """The tenant's user `pk`, without memberships, or 404: another tenant's user is not found."""
+    return get_object_or_404(User.objects.filter(tenant=tenant), pk=pk)
+
+
+def user_with_memberships(tenant: Tenant, pk) -> User | None:
+    users = users_by_key(tenant, User._meta.pk.column, pk)
+    return users[0] if users else None
+
+
+def active_person(tenant_id, pk) -> User | None:
+    """The active user `pk` of the tenant, with its tenant and memberships: who a token speaks for."""
+    return user_queryset().select_related("tenant").filter(pk=pk, tenant_id=tenant_id, is_active=True).first()
+
+
+def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
+    """The tenant's users whose unique `column` (id, username or email) equals `value`: none or one."""
+    return list(User.objects.raw(_by_key_sql(column, "= %s"), [tenant.pk, value]))
+
+
+def users_by_keys(tenant: Tenant, column: str, values: list) -> list[User]:
+    """`users_by_key` for several values of the unique `column`, in the order of `values`."""
+    users = {getattr(user, column): user
+             for user in User.objects.raw(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)])}
+    return [users[value] for value in values if value in users]
+
+
+@cache
+def _membership_sql() -> tuple[str, str]:
+    """`ARRAY(SELECT name …)` of the outer user's roles and of its groups' paths, sorted."""
+    q = connection.ops.quote_name
+    user = q(User._meta.db_table)
+
+    def names_of(field_name, column):
+        field = User._meta.get_field(field_name)
+        through = field.remote_field.through._meta
+        target = field.related_model._meta
+        return (f"ARRAY(SELECT t.{q(column)} FROM {q(target.db_table)} t JOIN {q(through.db_table)} m "
+                f"ON m.{q(field.m2m_reverse_name())} = t.{q(target.pk.column)} "
+                f"WHERE m.{q(field.m2m_column_name())} = {user}.{q(User._meta.pk.column)} ORDER BY t.{q(column)})")
+
+    return names_of("roles", "name"), names_of("identity_groups", "path")
+
+
+@cache
+def _by_key_sql(column: str, condition: str) -> str:
+    q = connection.ops.quote_name
+    user = q(User._meta.db_table)
+    columns = ", ".join(f"{user}.{q(f.column)}" for f in User._meta.concrete_fields)
+    roles, groups = _membership_sql()
+    return (f"SELECT {columns}, {roles} AS role_names, {groups} AS group_paths FROM {user} "
+            f"WHERE {user}.{q(User._meta.get_field('tenant').column)} = %s AND {user}.{q(column)} {condition}")
