@@ -1,4 +1,4 @@
-"""Where event share pages get their event: seed 004's Inventory service, outside this system.
+"""Where event share pages get their event: the Inventory service, outside this system.
 
 `INVENTORY_SOURCE` names the class (a dotted path):
 

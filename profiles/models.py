@@ -1,13 +1,13 @@
-"""Celebrity and fan profiles (seed 004's Celebrity and Fan services), field by field.
+"""Celebrity and fan profiles, field by field as the celebrity and fan services kept them.
 
-Both profiles are keyed by the user's UUID, as in the seed: `user` is the primary key, stored in
-the seed's column (`celebrity_user_id`, `fan_user_id`), and the API names it the seed's way.
+Both profiles are keyed by the user's UUID, as those services keyed them: `user` is the primary
+key, stored in their column (`celebrity_user_id`, `fan_user_id`), and the API names it their way.
 Every row belongs to one tenant; profiles carry the tenant of their user so that every list is an
-indexed walk of one tenant. Where the seed says `date` for a moment, a timestamp is kept (the
-day is derived from it). The seed's `metadata` columns are opaque strings and stay so.
+indexed walk of one tenant. Where the former schema says `date` for a moment, a timestamp is kept (the
+day is derived from it). The `metadata` columns are opaque strings and stay so.
 
-Writes go through `profiles.services` only. The PostgreSQL-only trigram indexes behind the name
-search live in migration 0002 (SQLite, the `make run` default, cannot build them).
+Writes go through `profiles.services` only. The trigram indexes behind the name search are in
+migration 0002.
 """
 
 import hashlib
@@ -19,7 +19,7 @@ from django.db.models import Q
 
 
 def follow_id(fan_user_id, celebrity_user_id) -> str:
-    """The seed's `fan_follows.id`: MD5 of the fan's id followed by the celebrity's id (hex)."""
+    """The former `fan_follows.id`: MD5 of the fan's id followed by the celebrity's id (hex)."""
     return hashlib.md5(f"{fan_user_id}{celebrity_user_id}".encode()).hexdigest()
 
 

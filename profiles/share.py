@@ -1,4 +1,4 @@
-"""Share pages (seed 004's REST): HTML with Open Graph and Twitter card metadata for link previews.
+"""Share pages (the celebrity service's REST pages): HTML with Open Graph and Twitter card metadata for link previews.
 
 `/share/{slug}/celebrities/{id or store code}` and `/share/{slug}/events/{event id}`. They are
 public: the tenant is the slug of the path, as for `/v1/tenants/{slug}/…`, and soft-deleted

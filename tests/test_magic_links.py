@@ -1,4 +1,4 @@
-"""Magic sign-in (seed 004's magicEmailLogin, magicSmsCode, magicSmsLogin): single use, hashed,
+"""Magic sign-in (the former GraphQL API's magicEmailLogin, magicSmsCode, magicSmsLogin): single use, hashed,
 expiring, and never telling whether an address or number belongs to a user."""
 
 import re

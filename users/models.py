@@ -1,7 +1,7 @@
 """Identity records. Every row belongs to one tenant; uniqueness is per tenant.
 
-The PostgreSQL-only search indexes (pg_trgm, lower() expressions, JSONB GIN) live in
-migration 0002, since SQLite (the `make run` default) cannot build them.
+The search indexes (pg_trgm, lower() expressions, JSONB GIN) are written in PostgreSQL's own
+terms in migration 0002, which Django's index classes cannot express.
 """
 
 import uuid

@@ -1,4 +1,4 @@
-"""Phone and e-mail verification codes, and magic sign-in links and SMS codes (seed 004's verifyPhone,
+"""Phone and e-mail verification codes, and magic sign-in links and SMS codes (the former GraphQL API's verifyPhone,
 verifyEmail, magicEmailLogin, magicSmsCode and magicSmsLogin). The only place that writes
 `Verification` and `MagicToken`.
 

@@ -1,6 +1,6 @@
 """`/v1/preferences`: the Fan service's global preferences (getGlobalPreferences, setGlobalPreference).
 
-Seed 004's `global_preferences` has no owner column: they are tenant-wide settings of a typed
+The former `global_preferences` table has no owner column: they are tenant-wide settings of a typed
 kind, read with `profiles:read` and set by admins. Kinds not listed in `PreferenceType` are a 400.
 """
 
@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from profiles import services
 from profiles.api.base import ERRORS, ProfilesViewSet, refuse_unknown_params
 from profiles.models import GlobalPreference, PreferenceType
-from users.api.serializers import StrictSerializer
+from identity.api.serializers import StrictSerializer
 
 
 class PreferenceSerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-"""Explicit routes of seed 004's Celebrity and Fan services; `:verb` suffixes are custom methods.
+"""Explicit routes of the former Celebrity and Fan services; `:verb` suffixes are custom methods.
 
 Scopes: GETs need `profiles:read` (except `fan-media`, an admin list), writes `profiles:write`;
 `/v1/tenants/{slug}/…` is public. See `profiles/api/base.py` for who may do what.

@@ -1,7 +1,7 @@
 """PostgreSQL trigram indexes behind the celebrity name search, and fan profiles for existing users.
 
 Names are matched as `lower(name) COLLATE "C"` (the expressions of `profiles/search.py`'s
-search, as in `users/search.py`); pg_trgm serves substrings and prefixes alike. SQLite gets none.
+search, as in `users/search.py`); pg_trgm serves substrings and prefixes alike.
 Users created before this app existed get their fan profile here; new users get one on creation.
 """
 

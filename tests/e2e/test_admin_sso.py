@@ -1,4 +1,4 @@
-"""Operators sign in to the Django admin through Keycloak's login page (issue 4), in headless
+"""Operators sign in to the Django admin through Keycloak's login page, in headless
 Chromium: Debian's `chromium` package driven by Playwright, no browser download. The backend is
 the gunicorn process of conftest.py, configured with the realm's `identity-admin` client."""
 

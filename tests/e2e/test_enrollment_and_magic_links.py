@@ -1,4 +1,4 @@
-"""Seed 000's phone enrollment and seed 004's passwordless sign-in, through Keycloak's own pages.
+"""Phone enrollment and passwordless sign-in, through Keycloak's own pages.
 
 Keycloak runs our authenticators (`identity-enroll` and `identity-passwordless` clients); the
 backend sends codes to the fake Twilio and links through Django's file-based e-mail backend,

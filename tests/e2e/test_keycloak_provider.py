@@ -1,4 +1,4 @@
-"""Keycloak resolves every user through the backend (seed 000), driven only through Keycloak's
+"""Keycloak resolves every user through the backend, driven only through Keycloak's
 admin REST API, its token endpoint and its login form, as an operator and a frontend would."""
 
 import time

@@ -1,4 +1,4 @@
-"""PostgreSQL indexes behind every search shape (see users/search.py); SQLite gets none of them.
+"""PostgreSQL indexes behind every search shape (see users/search.py).
 
 Names are compared as `lower(name) COLLATE "C"`: byte order lets one btree serve equality,
 `LIKE 'prefix%'` and ORDER BY. Substrings use pg_trgm. The rare side of the flags gets a
