@@ -11,6 +11,7 @@ import logging
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from identity.api.authentication import bearer_token
 from keycloak_bridge import tokens
 from users import queries
 from users.models import User
@@ -38,13 +39,12 @@ class PersonCredential:
 
 class KeycloakTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if len(header) != 2 or header[0].lower() != b"bearer":
-            return None  # no bearer token, or a malformed header the API-client class reports
+        token = bearer_token(request)
+        if token is None:
+            return None
         try:
-            token = header[1].decode()
             tenant_id, claims = tokens.verify(token)
-        except (UnicodeError, tokens.InvalidToken) as error:
+        except tokens.InvalidToken as error:
             logger.info("bearer token refused: %s", error)
             raise exceptions.AuthenticationFailed(
                 "This token is invalid or expired; sign in again to get a new one.") from None

@@ -6,6 +6,7 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from identity.api.authentication import bearer_token
 from users import services
 
 
@@ -25,19 +26,9 @@ class ServicePrincipal:
 
 
 class ApiClientAuthentication(authentication.BaseAuthentication):
-    keyword = "bearer"
-
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.encode():
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send exactly one token: 'Authorization: Bearer <token>'.")
-        try:
-            token = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed("The token is not valid text.")
-        if not token.startswith(services.TOKEN_PREFIX):
+        token = bearer_token(request)
+        if token is None or not token.startswith(services.TOKEN_PREFIX):
             return None  # a person's access token: KeycloakTokenAuthentication checks it
         client = services.authenticate_api_client(token)
         if client is None:
