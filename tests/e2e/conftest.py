@@ -88,6 +88,12 @@ class Backend:
             size = current
             time.sleep(quiet)
 
+    def mark(self) -> int:
+        """How many requests were served so far, once the log has caught up: gunicorn writes a
+        request's line just after sending its response, so a count taken at once can miss it."""
+        self.wait_until_idle(quiet=0.2)
+        return len(self.requests())
+
     def paths_since(self, mark: int, expected_prefix: str, timeout: float = 5) -> list[str]:
         """Paths served after the first `mark` requests, once one starting with `expected_prefix`
         is logged: gunicorn writes the access line just after it sends the response."""

@@ -117,7 +117,7 @@ def test_admin_search_matches_the_backend_search(kc_admin, backend, e2e_tenant, 
         "phone": (f"q={q('phone_number:+15551234567')}", f"q={q('phone_number:+15551234567')}", [alpha]),
         "disabled": (f"enabled=false&search={stem}", f"enabled=false&search={stem}", [gamma]),
     }[shape]
-    before = len(backend.requests())
+    before = backend.mark()
     found = keycloak_names(kc_admin, keycloak_query)
     assert found == sorted(u.username for u in expected)
     assert found == backend_names(API_TOKEN, backend, backend_query)
@@ -134,7 +134,7 @@ def test_an_exact_lookup_of_a_known_user_costs_one_backend_call(kc_admin, backen
     _, (alpha, _, _) = searchable
     value = urllib.parse.quote(getattr(alpha, field))
     keycloak_names(kc_admin, f"{field}={value}&exact=true")  # imports alpha
-    before = len(backend.requests())
+    before = backend.mark()
     assert keycloak_names(kc_admin, f"{field}={value}&exact=true") == [alpha.username]
     expected = f"/v1/users/{alpha.pk}" if field == "username" else "/v1/users:search"
     asked = [p for p in backend.paths_since(before, expected) if p.startswith("/v1/")]
@@ -146,7 +146,7 @@ def test_admin_paging_and_count(kc_admin, backend, searchable):
     pages = [keycloak_names(kc_admin, f"search={stem}&first={first}&max=2") for first in (0, 2)]
     assert [len(p) for p in pages] == [2, 1]
     assert sorted(pages[0] + pages[1]) == sorted(u.username for u in made)
-    before = len(backend.requests())
+    before = backend.mark()
     status, total = kc_admin.request("GET", f"/admin/realms/{REALM}/users/count?search={stem}")
     asked = backend.paths_since(before, "/v1/users:count")
     assert total == 3, asked
