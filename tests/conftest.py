@@ -3,8 +3,10 @@ import itertools
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import TenantFactory
-from users import services
+pytest.register_assert_rewrite("tests.access")  # the shared access checks (before they are imported)
+
+from tests.factories import TenantFactory  # noqa: E402
+from users import services  # noqa: E402
 
 ALL_SCOPES = ["users:read", "users:write", "credentials:verify"]
 _names = itertools.count()

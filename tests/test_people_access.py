@@ -7,27 +7,11 @@ tested against a real Keycloak in tests/e2e/test_tokens.py.
 import pytest
 from rest_framework.test import APIClient
 
-from keycloak_bridge.authentication import PersonCredential
-from users.queries import active_person
-from tests.factories import GroupFactory, RoleFactory, UserFactory
-from tests.test_access import ENDPOINTS, ME, U
+from tests.access import U, PeopleIsolation, PeopleRoutes, as_person
+from tests.factories import UserFactory
+from tests.test_access import ME, UserRoutes
 
 pytestmark = pytest.mark.django_db
-ADMIN_SCOPES = {"users:read", "users:write"}
-
-
-def as_person(user):
-    user = active_person(user.tenant_id, user.pk)
-    client = APIClient()
-    client.force_authenticate(user=user, token=PersonCredential(user, list(user.role_names), {"sub": str(user.pk)}))
-    return client
-
-
-@pytest.fixture
-def admin(tenant):
-    user = UserFactory(tenant=tenant)
-    user.roles.add(RoleFactory(tenant=tenant, name="admin"))
-    return as_person(user)
 
 
 @pytest.fixture
@@ -35,35 +19,8 @@ def person(tenant):
     return as_person(UserFactory(tenant=tenant, username="plain", first_name="Plain"))
 
 
-def real_path(path, user, group):
-    return path.replace(f"users/{U}", f"users/{user.pk}").replace(f"groups/{U}", f"groups/{group.pk}")
-
-
-@pytest.mark.parametrize("method, path, scope", ENDPOINTS)
-def test_a_person_without_roles_may_use_no_user_management_route(person, tenant, method, path, scope):
-    target, group = UserFactory(tenant=tenant), GroupFactory(tenant=tenant)
-    r = getattr(person, method)(real_path(path, target, group), {}, format="json")
-    assert r.status_code == 403, r.content
-
-
-@pytest.mark.parametrize("method, path, scope", ENDPOINTS)
-def test_an_admin_may_manage_users_of_the_tenant_but_not_check_passwords(admin, tenant, method, path, scope):
-    target, group = UserFactory(tenant=tenant), GroupFactory(tenant=tenant)
-    RoleFactory(tenant=tenant, name="fan")
-    r = getattr(admin, method)(real_path(path, target, group).replace("roles/admin", "roles/fan"), {},
-                               format="json")
-    if scope in ADMIN_SCOPES:
-        assert r.status_code not in (401, 403), (path, r.status_code, r.content)
-    else:
-        assert r.status_code == 403
-
-
-@pytest.mark.parametrize("method, path, scope", [e for e in ENDPOINTS if U in e[1]])
-def test_another_tenants_admin_finds_nothing(admin, other_tenant, method, path, scope):
-    target, group = UserFactory(tenant=other_tenant), GroupFactory(tenant=other_tenant)
-    r = getattr(admin, method)(real_path(path, target, group), {"password": "x", "roles": [], "groups": []},
-                               format="json")
-    assert r.status_code in (403, 404), r.status_code  # 403 only for the password check (a service scope)
+class TestPeopleOnUserRoutes(PeopleRoutes, PeopleIsolation, UserRoutes):
+    """An admin manages the users of their tenant but may not check passwords (a service's scope)."""
 
 
 class TestMe:
