@@ -19,7 +19,7 @@ $(STAMP): requirements.txt
 ## The backend on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set) and Keycloak on
 ## http://127.0.0.1:8080 with the demo realm; Ctrl-C stops both.
 run: $(STAMP) java
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} HOST=$(HOST) PORT=$(PORT) $(PY) -m keycloak_bridge.devstack
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} HOST=$(HOST) PORT=$(PORT) $(PY) -m keycloak_bridge.dev.devstack
 
 ## Install what is missing (PostgreSQL, Keycloak included), build and unit-test the provider,
 ## start a private PostgreSQL, run every test (end-to-end ones against a real Keycloak, the admin's

@@ -38,9 +38,9 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from keycloak_bridge.keycloak_runner import start_keycloak  # noqa: E402
+from keycloak_bridge.dev.keycloak_runner import start_keycloak  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def say(message):
