@@ -90,7 +90,6 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
-AUTHENTICATION_BACKENDS = ["users.backends.OperatorBackend"]
 # auth.W004 warns that usernames are not globally unique: they are unique per tenant by design,
 # and OperatorBackend resolves `tenant/username`.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
