@@ -16,10 +16,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --requirement requirements.txt
 	@touch $(STAMP)
 
-## The backend on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set) and Keycloak on
-## http://127.0.0.1:8080 with the demo realm; Ctrl-C stops both.
+## PostgreSQL (a private cluster kept in .run/postgres), the backend on http://127.0.0.1:8000 and
+## Keycloak on http://127.0.0.1:8080 with the demo realm; Ctrl-C stops all three.
 run: $(STAMP) java
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} HOST=$(HOST) PORT=$(PORT) $(PY) -m keycloak_bridge.devstack
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} HOST=$(HOST) PORT=$(PORT) $(PY) -m keycloak_bridge.dev.devstack
 
 ## Install what is missing (PostgreSQL, Keycloak included), build and unit-test the provider,
 ## start a private PostgreSQL, run every test (end-to-end ones against a real Keycloak, the admin's
@@ -53,5 +53,6 @@ schema: $(STAMP)
 	$(PY) -m tests.postgres -- env DJANGO_SETTINGS_MODULE=tests.settings \
 		$(PY) manage.py spectacular --file identity/openapi.yaml --validate --fail-on-warn
 
+## Removes the virtualenv and make run's data (.run/: its PostgreSQL cluster and Keycloak's database).
 clean:
-	rm -rf $(VENV) db.sqlite3
+	rm -rf $(VENV) .run

@@ -60,7 +60,7 @@ def create_database(database_url):
 def start_keycloak(database_url, data_dir):
     """Keycloak from its own copy of the distribution: `start-dev` re-augments the installation
     when the database kind changes, which must not disturb test runs using the shared copy."""
-    from keycloak_bridge import keycloak_runner
+    from keycloak_bridge.dev import keycloak_runner
 
     shared = keycloak_runner.cache_dir().parent
     previous = os.environ.get("KEYCLOAK_CACHE_DIR")
@@ -82,7 +82,7 @@ def tune_realm(admin, realm, **settings):
 
 def realm_a(admin, kc, backend_url, api_token, cache_policy):
     """The demo realm's configuration, users from the backend through the provider."""
-    from keycloak_bridge.realm import apply_realm
+    from keycloak_bridge.dev.realm import apply_realm
 
     info = apply_realm(kc.base_url, kc.admin_user, kc.admin_password, backend_url, api_token, realm=REALM_A,
                        cache_policy=cache_policy)
@@ -99,7 +99,7 @@ def set_cache_policy(admin, component_id, policy):
 
 def realm_b(admin):
     """The same realm without the storage component (nor the provider's login listener)."""
-    from keycloak_bridge.realm import STORAGE_COMPONENT_TYPE, build_realm
+    from keycloak_bridge.dev.realm import STORAGE_COMPONENT_TYPE, build_realm
 
     rep = build_realm("http://127.0.0.1:9", "unused", realm=REALM_B)
     del rep["components"][STORAGE_COMPONENT_TYPE]
@@ -462,7 +462,7 @@ def row(result):
 def run(backend_url, api_token, args, database_url):
     """Returns the `keycloak` section of latest.json; stops everything it started."""
     from bench.seed import BENCH_PASSWORD
-    from keycloak_bridge.realm import AdminClient
+    from keycloak_bridge.dev.realm import AdminClient
 
     count = min(args.keycloak_users or args.users, args.users)
     pool = min(args.keycloak_login_users, count)

@@ -10,7 +10,9 @@ COPY identity identity
 COPY users users
 COPY profiles profiles
 COPY keycloak_bridge keycloak_bridge
-RUN DJANGO_DEBUG=true DJANGO_STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput
+# collectstatic opens no database, but the settings require DATABASE_URL.
+RUN DJANGO_DEBUG=true DATABASE_URL=postgres://unused/unused DJANGO_STATIC_ROOT=/app/staticfiles \
+    python manage.py collectstatic --noinput
 ENV DJANGO_STATIC_ROOT=/app/staticfiles
 EXPOSE 8000
 CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn identity.wsgi --workers ${WEB_CONCURRENCY:-2} --worker-class sync --bind 0.0.0.0:8000"]

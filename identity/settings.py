@@ -80,17 +80,24 @@ TEMPLATES = [
     }
 ]
 
-# SQLite is the zero-setup default for `make run`; tests, benchmarks and production use PostgreSQL.
+# PostgreSQL only, the engine that tests, benchmarks, `make run` and production all use.
+database_url = os.environ.get("DATABASE_URL", "")
+if not database_url:
+    raise ImproperlyConfigured(
+        "Set DATABASE_URL=postgres://user:password@host:port/name (`make run` and `make test` start a "
+        "private PostgreSQL and set it for you)."
+    )
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        database_url,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…): it is the only engine.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
-AUTHENTICATION_BACKENDS = ["users.backends.OperatorBackend"]
 # auth.W004 warns that usernames are not globally unique: they are unique per tenant by design,
 # and OperatorBackend resolves `tenant/username`.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]

@@ -1,1 +1,2 @@
-"""Everything Keycloak-facing: the Java provider, realm configuration as code, the Keycloak runner."""
+"""Everything Keycloak-facing: runtime token checks and admin SSO here, the Java provider in
+`provider/`, the realm as code in `realm/`, development tooling in `dev/`."""

@@ -1,9 +1,11 @@
-"""A throw-away PostgreSQL server owned by one command: `python -m tests.postgres -- CMD ...`.
+"""A private PostgreSQL server: `python -m tests.postgres -- CMD ...` for tests and benchmarks,
+and the kept one of `make run`.
 
-It installs Debian's PostgreSQL if the machine lacks it, creates a cluster in a temporary folder,
-starts it on a free loopback port, runs CMD with `DATABASE_URL` pointing at it, then stops the
-server and deletes the folder, whatever CMD did. PostgreSQL refuses to run as root, so as root
-the cluster belongs to the `postgres` system user.
+It installs Debian's PostgreSQL if the machine lacks it and starts a cluster on a free loopback
+port (TCP only). By default the cluster is thrown away: CMD runs with `DATABASE_URL` pointing at it,
+then the server stops and its folder is deleted, whatever CMD did. Given a data folder (`make run`
+keeps `.run/postgres`), the cluster is created there once and reused by every later start. PostgreSQL
+refuses to run as root, so as root the cluster belongs to the `postgres` system user.
 """
 
 import argparse
@@ -51,51 +53,81 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, bindir: Path, fast: bool, settings: list[str] = ()):
+    """One cluster: in a temporary folder deleted by `stop()`, or in `data_dir`, kept between runs."""
+
+    def __init__(self, bindir: Path, fast: bool, settings: list[str] = (), data_dir: Path | None = None):
         self.bindir = bindir
         self.fast = fast
         self.settings = list(settings)
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="identity-pg-"))
+        self.kept = data_dir is not None
+        if self.kept:
+            self.root = Path(data_dir).resolve()
+            self.root.mkdir(parents=True, exist_ok=True)
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix="identity-pg-"))
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
         if self.as_root:
             pw = pwd.getpwnam("postgres")
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             os.chmod(self.root, 0o700)
+            if subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(self.root)]).returncode:
+                sys.exit(f"PostgreSQL runs as the postgres user, who cannot reach {self.root}: "
+                         "a folder above it is closed to other users.")
 
     def _run(self, *args, **kwargs):
         command = [str(self.bindir / args[0]), *args[1:]]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=True, **kwargs)
+        return subprocess.run(command, **{"check": True, **kwargs})
 
     @property
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/identity"
 
+    def _running(self) -> bool:
+        return self._run("pg_ctl", "-D", str(self.data), "status", check=False,
+                         stdout=subprocess.DEVNULL).returncode == 0
+
+    def _has_database(self) -> bool:
+        found = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+                          "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'identity'",
+                          capture_output=True, text=True)
+        return found.stdout.strip() == "1"
+
     def start(self):
-        log(f"creating a cluster in {self.root}")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                  "--locale=C.UTF-8", stdout=subprocess.DEVNULL)
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=200"
+        if (self.data / "PG_VERSION").exists():
+            log(f"reusing the cluster in {self.data}")
+            if self._running():  # left behind by a run that was killed: its port is unknown, restart it
+                log("a server an earlier run left running is stopped first")
+                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", stdout=subprocess.DEVNULL)
+        else:
+            log(f"creating a cluster in {self.data}")
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                      "--locale=C.UTF-8", stdout=subprocess.DEVNULL)
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k '' -c max_connections=200"
         if self.fast:  # durability is worthless for a test database
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         options += "".join(f" -c {setting}" for setting in self.settings)
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
                   "-w", "-t", "60", "start", stdout=subprocess.DEVNULL)
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "identity")
+        if not self._has_database():
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "identity")
         log(f"ready at {self.url}")
 
     def stop(self):
         with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", stdout=subprocess.DEVNULL)
-        shutil.rmtree(self.root, ignore_errors=True)
-        log("stopped and removed")
+        if self.kept:
+            log(f"stopped; the data stays in {self.data}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+            log("stopped and removed")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--durable", action="store_true", help="keep fsync on (for benchmarks)")
     parser.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a server setting, as postgres -c takes it (repeatable)")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from keycloak_bridge.keycloak_runner import free_port, start_keycloak
-from keycloak_bridge.realm import AdminClient, apply_realm
+from keycloak_bridge.dev.keycloak_runner import free_port, start_keycloak
+from keycloak_bridge.dev.realm import AdminClient, apply_realm
 from tests import fake_twilio
 from users import services
 from users.models import ApiClient, Role, Tenant

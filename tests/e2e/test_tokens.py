@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from jwt import PyJWK
 
-from keycloak_bridge.realm import apply_realm
+from keycloak_bridge.dev.realm import apply_realm
 from tests.e2e.conftest import API_TOKEN, REALM
 from tests.e2e.keycloak_api import claims, direct_grant
 from users import services

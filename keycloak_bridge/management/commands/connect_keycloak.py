@@ -11,7 +11,7 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from keycloak_bridge.realm import CACHE_POLICIES, RealmError, apply_realm
+from keycloak_bridge.dev.realm import CACHE_POLICIES, RealmError, apply_realm
 from users import services
 from users.models import ApiClient, Tenant
 

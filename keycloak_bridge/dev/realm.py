@@ -8,7 +8,7 @@ optional) and ``keycloak_bridge/realm/flows.json`` (the phone enrollment and pas
 each bound as the browser flow of its own public client, a copy of ``identity-frontend``). Secrets
 and URLs are injected at apply time, never committed.
 
-    python -m keycloak_bridge.realm apply --keycloak-url http://127.0.0.1:8080 \\
+    python -m keycloak_bridge.dev.realm apply --keycloak-url http://127.0.0.1:8080 \\
         --backend-url http://127.0.0.1:8000 --api-token "$IDENTITY_KEYCLOAK_API_TOKEN"
 
 Admin credentials default to ``KC_BOOTSTRAP_ADMIN_USERNAME`` / ``KC_BOOTSTRAP_ADMIN_PASSWORD``.
@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
-REALM_DIR = Path(__file__).resolve().parent / "realm"
+REALM_DIR = Path(__file__).resolve().parent.parent / "realm"
 TEMPLATE = REALM_DIR / "demo-realm.json"
 USER_PROFILE = REALM_DIR / "user-profile.json"
 FLOWS = REALM_DIR / "flows.json"
@@ -230,7 +230,7 @@ def add_flows(admin: AdminClient, realm: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m keycloak_bridge.realm", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m keycloak_bridge.dev.realm", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("apply", "show"):
         p = sub.add_parser(name, help="create/replace the realm" if name == "apply" else "print the realm JSON")

@@ -8,7 +8,7 @@ compiled against the Keycloak it runs in.
 
 Library use (e.g. a pytest session fixture)::
 
-    from keycloak_bridge.keycloak_runner import start_keycloak
+    from keycloak_bridge.dev.keycloak_runner import start_keycloak
     server = start_keycloak(data_dir=tmp_path / "kc")     # builds, fetches, starts, waits
     try:
         ... server.base_url, server.admin_user, server.admin_password ...
@@ -17,11 +17,11 @@ Library use (e.g. a pytest session fixture)::
 
 Command line::
 
-    python -m keycloak_bridge.keycloak_runner build      # provider jar (only if stale)
-    python -m keycloak_bridge.keycloak_runner fetch      # distribution into the cache
-    python -m keycloak_bridge.keycloak_runner run --port 8080 --data-dir var/keycloak
-    python -m keycloak_bridge.keycloak_runner start --port 8080 --data-dir var/keycloak  # background
-    python -m keycloak_bridge.keycloak_runner stop --data-dir var/keycloak
+    python -m keycloak_bridge.dev.keycloak_runner build      # provider jar (only if stale)
+    python -m keycloak_bridge.dev.keycloak_runner fetch      # distribution into the cache
+    python -m keycloak_bridge.dev.keycloak_runner run --port 8080 --data-dir var/keycloak
+    python -m keycloak_bridge.dev.keycloak_runner start --port 8080 --data-dir var/keycloak  # background
+    python -m keycloak_bridge.dev.keycloak_runner stop --data-dir var/keycloak
 
 Admin credentials come from ``KC_BOOTSTRAP_ADMIN_USERNAME`` / ``KC_BOOTSTRAP_ADMIN_PASSWORD``
 (default ``admin`` / ``admin``, for local development only). They create the master-realm admin
@@ -48,8 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PROVIDER_DIR = PACKAGE_DIR / "provider"
+PROVIDER_DIR = Path(__file__).resolve().parent.parent / "provider"
 POM = PROVIDER_DIR / "pom.xml"
 JAR_NAME = "identity-backend-keycloak-provider.jar"
 JAR = PROVIDER_DIR / "target" / JAR_NAME
@@ -415,7 +414,8 @@ def stop_keycloak(data_dir: str | os.PathLike[str], timeout: float = 30.0) -> bo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m keycloak_bridge.keycloak_runner", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m keycloak_bridge.dev.keycloak_runner",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="build the provider jar if it is missing or stale")
     p_build.add_argument("--force", action="store_true")

@@ -1,11 +1,13 @@
-"""`make run`: the whole system on loopback — the backend, and Keycloak whose demo realm finds its
-users in the backend. Ctrl-C stops both.
+"""`make run`: the whole system on loopback — PostgreSQL, the backend, and Keycloak whose demo realm
+finds its users in the backend. Ctrl-C stops all three.
 
-The backend is Django's development server (SQLite unless DATABASE_URL says otherwise). Keycloak
-keeps its own small database under `.run/keycloak`; the demo realm is re-applied on every start,
-with a fresh API token for the provider, so a restart always begins from the configuration in
-`keycloak_bridge/realm/`. Operators sign in to the admin through the realm too: the secret of its
-`identity-admin` client is chosen here, before the backend starts, and given to both.
+PostgreSQL is a private cluster kept under `.run/postgres` (started as the tests start theirs, by
+`tests/postgres.py`), so the users of one run are there in the next; the backend is Django's
+development server on it. Keycloak keeps its own small database under `.run/keycloak`; the demo
+realm is re-applied on every start, with a fresh API token for the provider, so a restart always
+begins from the configuration in `keycloak_bridge/realm/`. Operators sign in to the admin through
+the realm too: the secret of its `identity-admin` client is chosen here, before the backend starts,
+and given to both.
 """
 
 import base64
@@ -21,34 +23,34 @@ import urllib.request
 from pathlib import Path
 
 import django
+from django.core.management import call_command
+
+from keycloak_bridge.dev.keycloak_runner import start_keycloak
+from tests.postgres import Server, install_server
 
 BACKEND_HOST = os.environ.get("HOST", "127.0.0.1")
 BACKEND_PORT = int(os.environ.get("PORT", "8000"))
 KEYCLOAK_PORT = int(os.environ.get("KEYCLOAK_PORT", "8080"))
 REALM = "demo"
 DEMO_PASSWORD = "demo-password-1"
+ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR = ROOT / ".run"
 # The admin's single sign-on through the demo realm (keycloak_bridge/admin_sso.py), for this process
 # and the backend's: the realm is applied with this client secret.
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
 os.environ.update(ADMIN_OIDC_ISSUER=f"http://127.0.0.1:{KEYCLOAK_PORT}/realms/{REALM}",
                   ADMIN_OIDC_CLIENT_ID="identity-admin", ADMIN_OIDC_CLIENT_SECRET=ADMIN_CLIENT_SECRET)
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-
-from keycloak_bridge.keycloak_runner import start_keycloak  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def say(message):
     print(f"[run] {message}", flush=True)
 
 
-def prepare_backend():
-    """Migrate and seed the demo tenant."""
+def prepare_backend(database_url: str):
+    """Django on the cluster (settings read DATABASE_URL), migrated, with the demo tenant seeded."""
+    os.environ["DATABASE_URL"] = database_url
+    django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed_demo", tenant=REALM, user_password=DEMO_PASSWORD)
 
@@ -80,12 +82,14 @@ def sign_in_url(base, client_id, redirect_uri, verifier):
 
 
 def main():
-    prepare_backend()
-    backend = start_backend()
-    keycloak = None
+    postgres = backend = keycloak = None
     try:
+        postgres = Server(install_server(), fast=False, data_dir=RUN_DIR / "postgres")
+        postgres.start()
+        prepare_backend(postgres.url)
+        backend = start_backend()
         say("starting Keycloak (the first start builds the provider and downloads Keycloak; then ~30 s)")
-        keycloak = start_keycloak(port=KEYCLOAK_PORT, data_dir=ROOT / ".run" / "keycloak")
+        keycloak = start_keycloak(port=KEYCLOAK_PORT, data_dir=RUN_DIR / "keycloak")
         call_command("connect_keycloak", tenant=REALM, keycloak_url=keycloak.base_url,
                      backend_url=f"http://{BACKEND_HOST}:{BACKEND_PORT}", admin_user=keycloak.admin_user,
                      admin_password=keycloak.admin_password, admin_client_secret=ADMIN_CLIENT_SECRET,
@@ -105,6 +109,7 @@ def main():
   A token for alice        curl -s -d grant_type=password -d client_id=identity-frontend \\
                              -d username=alice -d password={DEMO_PASSWORD} \\
                              {base}/realms/{REALM}/protocol/openid-connect/token
+  PostgreSQL               {postgres.url}   (data kept in {postgres.data.relative_to(ROOT)})
 
   Sign up or in by phone   {sign_in_url(base, "identity-enroll", landing, verifier)}
                            any number, such as +15557654321: the texted code is printed here ("sms to …")
@@ -122,11 +127,20 @@ def main():
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave a server behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("stopping")
         if keycloak is not None:
             keycloak.stop()
-        backend.terminate()
-        backend.wait(timeout=10)
+        if backend is not None:
+            backend.terminate()
+            try:
+                backend.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                backend.kill()
+        if postgres is not None:
+            postgres.stop()
 
 
 def _interrupt(signum, frame):
