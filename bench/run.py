@@ -10,17 +10,15 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
 import django
 
 from bench.load import log, measure
+from keycloak_bridge.dev.processes import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -49,12 +47,6 @@ SEARCHES = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Gunicorn:
     """The production server as the README recommends it: sync workers, one per core."""
 
@@ -68,15 +60,9 @@ class Gunicorn:
              "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
             cwd=ROOT, env=env,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise SystemExit("gunicorn did not answer /healthz within 60 s")
+        if not wait_until_answers(f"{self.url}/healthz", 60, self.process):
+            self.stop()
+            raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
     @property
     def url(self):

@@ -2,15 +2,7 @@
 
 import os
 
-from django.core.exceptions import ImproperlyConfigured
-
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
-from identity.settings import *  # noqa: E402,F401,F403
-from identity.settings import DATABASES  # noqa: E402
-
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured(
-        "Tests run on PostgreSQL: use `make test`, which starts one, or set DATABASE_URL=postgres://..."
-    )
+from identity.settings import *  # noqa: E402,F401,F403  (which refuse anything but PostgreSQL)

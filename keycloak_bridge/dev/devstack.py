@@ -19,13 +19,13 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import django
 from django.core.management import call_command
 
 from keycloak_bridge.dev.keycloak_runner import start_keycloak
+from keycloak_bridge.dev.processes import wait_until_answers
 from tests.postgres import Server, install_server
 
 BACKEND_HOST = os.environ.get("HOST", "127.0.0.1")
@@ -61,15 +61,10 @@ def start_backend() -> subprocess.Popen:
         [sys.executable, "manage.py", "runserver", "--noreload", f"{BACKEND_HOST}:{BACKEND_PORT}"], cwd=ROOT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"The backend did not start; is port {BACKEND_PORT} free? (PORT=… changes it)")
-            time.sleep(0.3)
+    if wait_until_answers(f"{url}/healthz", 30, process):
+        return process
+    if process.poll() is not None:
+        raise SystemExit(f"The backend did not start; is port {BACKEND_PORT} free? (PORT=… changes it)")
     raise SystemExit("The backend did not answer /healthz within 30 s.")
 
 

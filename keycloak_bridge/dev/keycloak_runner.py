@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,6 +46,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
+
+from keycloak_bridge.dev.processes import free_port
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "provider"
 POM = PROVIDER_DIR / "pom.xml"
@@ -203,12 +204,6 @@ def install_provider(home: Path, jar: Path | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------- running
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tail(path: Path, lines: int = 60) -> str:

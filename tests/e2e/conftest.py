@@ -13,13 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from keycloak_bridge.dev.keycloak_runner import free_port, start_keycloak
+from keycloak_bridge.dev.keycloak_runner import start_keycloak
+from keycloak_bridge.dev.processes import free_port, wait_until_answers
 from keycloak_bridge.dev.realm import AdminClient, apply_realm
 from tests import fake_twilio
 from users import services
@@ -56,14 +56,8 @@ class Backend:
              "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
             cwd=ROOT, env=env,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/readyz", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the backend did not start; see {self.error_log}")
+        if not wait_until_answers(f"{self.url}/readyz", 60, self.process):
+            raise RuntimeError(f"the backend did not start; see {self.error_log}")
 
     def stop(self):
         if self.process is not None:

@@ -2,12 +2,12 @@
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from identity.api.errors import ERRORS, ErrorSerializer, conflict
+from identity.api.errors import ERRORS, conflict
 from identity.api.pagination import PAGING_PARAMS, page_limit
 from identity.api.serializers import CountSerializer
 from identity.api.viewsets import TenantViewSet
