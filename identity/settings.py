@@ -51,9 +51,11 @@ INSTALLED_APPS = [
     "users",
     "profiles",
     "keycloak_bridge",
+    "audit",
 ]
 
 MIDDLEWARE = [
+    "audit.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

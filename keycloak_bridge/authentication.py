@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # Backend role -> API scopes it grants within the person's own tenant. Everyone else has none:
 # they reach /v1/me and the public routes only.
 ROLE_SCOPES = {
-    "admin": frozenset({"users:read", "users:write", "profiles:read", "profiles:write"}),
+    "admin": frozenset({"users:read", "users:write", "profiles:read", "profiles:write", "audit:read"}),
 }
 
 

@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
+from audit.admin_hooks import RowAsRead
 from users import search as user_search
 from users.admin import EstimatedCountPaginator
 
@@ -97,7 +98,7 @@ class StatusHistoryInline(admin.TabularInline):
 
 
 @admin.register(CelebrityProfile)
-class CelebrityProfileAdmin(admin.ModelAdmin):
+class CelebrityProfileAdmin(RowAsRead, admin.ModelAdmin):
     formfield_overrides = URL_FIELDS
     form = CelebrityProfileForm
     list_display = ["display_name", "store_code", "tenant", "status", "celeb_profile_type", "display_weight",
@@ -177,7 +178,7 @@ class StatusHistoryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReferralCode)
-class ReferralCodeAdmin(admin.ModelAdmin):
+class ReferralCodeAdmin(RowAsRead, admin.ModelAdmin):
     form = ReferralCodeForm
     list_display = ["code", "tenant", "type", "used", "limit", "assigned_to", "created_on"]
     list_filter = ["tenant", "type"]
@@ -223,7 +224,7 @@ class FanSearchMixin:
 
 
 @admin.register(FanProfile)
-class FanProfileAdmin(FanSearchMixin, BigTableAdmin):
+class FanProfileAdmin(RowAsRead, FanSearchMixin, BigTableAdmin):
     fan_lookup = "user_id"
     list_display = ["user", "tenant", "fan_profile_exclusively", "created_on"]
     list_filter = ["tenant", "fan_profile_exclusively"]
@@ -285,7 +286,7 @@ class GlobalPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(IndexPageElement)
-class IndexPageElementAdmin(admin.ModelAdmin):
+class IndexPageElementAdmin(RowAsRead, admin.ModelAdmin):
     formfield_overrides = URL_FIELDS
     list_display = ["title", "element_type", "position", "is_published", "tenant", "updated_on"]
     list_editable = ["position", "is_published"]

@@ -26,6 +26,7 @@ from django.db.models import Count, F
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from audit.recording import RESULT, recorded
 from users import services as user_services
 from users.models import Role, Tenant, User
 from identity.errors import Conflict
@@ -99,6 +100,7 @@ def _celebrity_role(tenant: Tenant) -> Role:
 
 
 @transaction.atomic
+@recorded("celebrity.created")
 def create_celebrity(user: User, *, images=None, banners=None, **fields) -> CelebrityProfile:
     """createCelebrity: a profile for an existing user, who gets the tenant's `celebrity` role.
 
@@ -132,6 +134,7 @@ def _replace_pictures(profile: CelebrityProfile, images, banners):
 
 
 @transaction.atomic
+@recorded("celebrity.updated", given=["images", "banners"])
 def update_celebrity(profile: CelebrityProfile, changes: dict, *, images=None, banners=None) -> CelebrityProfile:
     """updateCelebProfile: change the given fields; `images`/`banners`, when given, replace the lists.
 
@@ -151,18 +154,21 @@ def update_celebrity(profile: CelebrityProfile, changes: dict, *, images=None, b
     return profile
 
 
+@recorded("celebrity.updated")
 def set_store_code(profile: CelebrityProfile, store_code: str | None) -> CelebrityProfile:
     """setStoreCode: unique within the tenant (409 otherwise); none clears it. [CelebrityProfileUpdated]"""
     profile.store_code = store_code or None
     return _save(profile, update_fields=["store_code"])
 
 
+@recorded("celebrity_shortlink.created")
 def create_shortlink(profile: CelebrityProfile, name: str, body: str) -> CelebrityProfileShortlink:
     """createShortLink. [CelebrityProfileUpdated]"""
     return _save(CelebrityProfileShortlink(celebrity=profile, name=name, body=body))
 
 
 @transaction.atomic
+@recorded("celebrity.deletion_toggled")
 def toggle_celebrity_deleted(profile: CelebrityProfile, by_id=None) -> CelebrityProfile:
     """toggleCelebrityProfileDelete: soft delete (who and when), or undo it. [...SoftDeleteFlagToggled]"""
     locked = CelebrityProfile.objects.select_for_update().only("is_deleted").get(pk=profile.pk)
@@ -170,6 +176,7 @@ def toggle_celebrity_deleted(profile: CelebrityProfile, by_id=None) -> Celebrity
     return profile
 
 
+@recorded("celebrity.restored")
 def restore_celebrity(profile: CelebrityProfile) -> CelebrityProfile:
     """Undo a soft delete; nothing happens to a profile that is not deleted. [...SoftDeleteFlagToggled]"""
     with transaction.atomic():
@@ -227,12 +234,14 @@ def _assignee(tenant: Tenant, celebrity_user_id) -> CelebrityProfile | None:
     return profile
 
 
+@recorded("referral_code.created")
 def create_referral_code(tenant: Tenant, *, code: str, limit: int, type: str = "", assigned_to=None) -> ReferralCode:
     return _save(ReferralCode(tenant=tenant, code=code, limit=limit, type=type,
                               assigned_to=_assignee(tenant, assigned_to)))
 
 
 @transaction.atomic
+@recorded("referral_code.updated")
 def update_referral_code(referral: ReferralCode, changes: dict) -> ReferralCode:
     """Change code, type, limit or assignee; a limit below what was already used is refused."""
     locked = ReferralCode.objects.select_for_update().get(pk=referral.pk)
@@ -247,10 +256,12 @@ def update_referral_code(referral: ReferralCode, changes: dict) -> ReferralCode:
     return _save(referral, update_fields=list(changes)) if changes else referral
 
 
+@recorded("referral_code.deleted")
 def delete_referral_code(referral: ReferralCode):
     referral.delete()
 
 
+@recorded("referral_code.assigned")
 def assign_referral_code(referral: ReferralCode, celebrity_user_id) -> ReferralCode:
     referral.assigned_to = _assignee(referral.tenant, celebrity_user_id)
     return _save(referral, update_fields=["assigned_to"])
@@ -269,6 +280,7 @@ def redeem_referral_code(tenant: Tenant, code: str) -> ReferralCode:
     return ReferralCode.objects.get(tenant=tenant, code=code)
 
 
+@recorded("referral_code.usage_reset")
 def reset_referral_usage(referral: ReferralCode) -> ReferralCode:
     ReferralCode.objects.filter(pk=referral.pk).update(used=0)
     referral.used = 0
@@ -283,6 +295,7 @@ def create_fan_profile(user: User) -> FanProfile:
     return FanProfile.objects.create(user=user, tenant_id=user.tenant_id)
 
 
+@recorded("fan.updated")
 def update_fan_profile(fan: FanProfile, changes: dict) -> FanProfile:
     for name, value in changes.items():
         setattr(fan, name, value)
@@ -359,6 +372,7 @@ def remove_fan_media(fan: FanProfile, media_id) -> bool:
     return FanMedia.objects.filter(fan=fan, media_id=media_id).delete()[0] > 0
 
 
+@recorded("preference.set", subject=RESULT)
 def set_global_preference(tenant: Tenant, type: str, value: str) -> GlobalPreference:
     preference, _ = GlobalPreference.objects.update_or_create(
         tenant=tenant, type=type, defaults={"preference_value": value}
@@ -373,11 +387,13 @@ def _element_celebrity(tenant: Tenant, fields: dict):
         fields["celebrity_id"] = fields.pop("celebrity")
 
 
+@recorded("index_element.created")
 def create_index_element(tenant: Tenant, **fields) -> IndexPageElement:
     _element_celebrity(tenant, fields)
     return _save(IndexPageElement(tenant=tenant, **fields))
 
 
+@recorded("index_element.updated")
 def update_index_element(element: IndexPageElement, changes: dict) -> IndexPageElement:
     _element_celebrity(element.tenant, changes)
     for name, value in changes.items():
@@ -385,11 +401,13 @@ def update_index_element(element: IndexPageElement, changes: dict) -> IndexPageE
     return _save(element)
 
 
+@recorded("index_element.deleted")
 def delete_index_element(element: IndexPageElement):
     element.delete()
 
 
 @transaction.atomic
+@recorded("index_page.reordered", given=["ids"])
 def reorder_index_elements(tenant: Tenant, ids: list, step: int = 10) -> list[IndexPageElement]:
     """Positions 10, 20, 30… in the given order; elements not named keep their order after them."""
     elements = {e.pk: e for e in IndexPageElement.objects.select_for_update().filter(tenant=tenant)}

@@ -8,6 +8,8 @@ from django.utils.functional import cached_property
 from django.utils import timezone
 from django.utils.html import format_html
 
+from audit.admin_hooks import AuditedAdmin, AuditedUserAdmin
+
 from . import search, services
 from .forms import UserChangeForm, UserCreationForm
 from .models import ApiClient, Group, Role, Tenant, User, UserLogin
@@ -39,7 +41,7 @@ class TenantAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(AuditedAdmin, admin.ModelAdmin):
     list_filter = ["tenant"]
     list_select_related = ["tenant"]
 
@@ -77,7 +79,7 @@ class UserLoginInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedUserAdmin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ["username", "email", "phone_number", "first_name", "last_name", "tenant", "is_active",

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.recording import recorded
 from identity.errors import Conflict, NotFound
 
 from .models import ApiClient, Group, PasswordResetToken, Role, Tenant, User, UserLogin
@@ -179,6 +180,7 @@ USER_FIELD_DEFAULTS = {
 
 
 @transaction.atomic
+@recorded("user.created")
 def create_user(tenant: Tenant, *, username: str, password: str | None = None, **fields) -> User:
     """Create a user; an `id` may be given so that an imported Keycloak UUID is kept."""
     if fields.get("id") is None:
@@ -194,6 +196,7 @@ def create_user(tenant: Tenant, *, username: str, password: str | None = None, *
 
 
 @transaction.atomic
+@recorded("user.updated")
 def update_user(user: User, changes: dict, *, replace: bool = False) -> User:
     """Apply changed fields; with `replace`, fields not given return to their defaults (PUT)."""
     if replace:
@@ -228,18 +231,22 @@ def update_own_profile(user: User, changes: dict) -> User:
     return update_user(user, changes)
 
 
+@recorded("user.deactivated")
 def deactivate_user(user: User) -> User:
     return update_user(user, {"is_active": False})
 
 
+@recorded("user.reactivated")
 def reactivate_user(user: User) -> User:
     return update_user(user, {"is_active": True})
 
 
+@recorded("user.deleted")
 def delete_user(user: User):
     user.delete()
 
 
+@recorded("user.password_set")
 def set_password(user: User, password: str):
     check_password_strength(password, user)
     user.set_password(password)
@@ -261,6 +268,7 @@ def verify_password(user: User, password: str) -> bool:
     return valid and user.is_active
 
 
+@recorded("user.password_reset_issued")
 def issue_password_reset(user: User, ttl_seconds: int | None = None) -> tuple[str, PasswordResetToken]:
     """A single-use reset token (Kanidm's credential-reset intent); only its hash is stored."""
     ttl = ttl_seconds or settings.PASSWORD_RESET_TTL_SECONDS
@@ -307,10 +315,12 @@ def record_login(user: User, *, client: str = "", ip: str | None = None) -> User
 # --- roles ------------------------------------------------------------------------------------
 
 
+@recorded("role.created")
 def create_role(tenant: Tenant, name: str, description: str = "") -> Role:
     return save_unique(Role(tenant=tenant, name=validate_name(name, "role"), description=description))
 
 
+@recorded("role.deleted")
 def delete_role(role: Role):
     role.delete()
 
@@ -324,15 +334,18 @@ def _roles_by_name(tenant: Tenant, names: list[str]) -> list[Role]:
 
 
 @transaction.atomic
+@recorded("user.roles_changed", also=["roles"])
 def set_user_roles(user: User, names: list[str]):
     user.roles.set(_roles_by_name(user.tenant, names))
     User.objects.filter(pk=user.pk).update(updated_at=timezone.now())
 
 
+@recorded("user.roles_changed", also=["roles"])
 def add_user_role(user: User, role: Role):
     user.roles.add(role)
 
 
+@recorded("user.roles_changed", also=["roles"])
 def remove_user_role(user: User, role: Role):
     user.roles.remove(role)
 
@@ -340,6 +353,7 @@ def remove_user_role(user: User, role: Role):
 # --- groups -----------------------------------------------------------------------------------
 
 
+@recorded("group.created")
 def create_group(tenant: Tenant, name: str, parent: Group | None = None) -> Group:
     name = validate_name(name, "group")
     if parent is not None and parent.tenant_id != tenant.id:
@@ -348,12 +362,14 @@ def create_group(tenant: Tenant, name: str, parent: Group | None = None) -> Grou
     return save_unique(Group(tenant=tenant, name=name, parent=parent, path=path))
 
 
+@recorded("group.deleted")
 def delete_group(group: Group):
     """Subgroups go with their parent, as in Keycloak."""
     group.delete()
 
 
 @transaction.atomic
+@recorded("user.groups_changed", also=["identity_groups"])
 def set_user_groups(user: User, paths: list[str]):
     groups = list(Group.objects.filter(tenant=user.tenant, path__in=set(paths)))
     missing = sorted(set(paths) - {g.path for g in groups})
@@ -363,10 +379,12 @@ def set_user_groups(user: User, paths: list[str]):
     User.objects.filter(pk=user.pk).update(updated_at=timezone.now())
 
 
+@recorded("user.groups_changed", also=["identity_groups"])
 def add_user_group(user: User, group: Group):
     user.identity_groups.add(group)
 
 
+@recorded("user.groups_changed", also=["identity_groups"])
 def remove_user_group(user: User, group: Group):
     user.identity_groups.remove(group)
 
@@ -377,6 +395,7 @@ TOKEN_PREFIX = "idb_"
 KNOWN_SCOPES = {scope for scope, _ in ApiClient.SCOPES}
 
 
+@recorded("api_client.created")
 def create_api_client(tenant: Tenant, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
     """Create a client and return its token, which is never shown again."""
     unknown = sorted(set(scopes) - KNOWN_SCOPES)
@@ -427,6 +446,7 @@ def _check_api_client(token: str) -> ApiClient | None:
     return client
 
 
+@recorded("api_client.revoked")
 def revoke_api_client(client: ApiClient):
     if client.revoked_at is None:
         client.revoked_at = timezone.now()

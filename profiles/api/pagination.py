@@ -45,6 +45,6 @@ class TwoColumnKeysetPagination(KeysetOrOffsetPagination):
         rows = list(queryset[: self.limit + 1])
         if len(rows) > self.limit and self.limit:
             last = rows[self.limit - 1]
-            position = json.dumps([getattr(last, names[0]), str(getattr(last, names[1]))])
+            position = json.dumps([getattr(last, names[0]), str(getattr(last, names[1]))], default=str)
             self.next_url = replace_query_param(self.url, "cursor", self._encode(position))
         return rows

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from audit.models import AuditEvent
 from tests.e2e.conftest import API_TOKEN, REALM, REDIRECT_URI
 from tests.e2e.keycloak_api import browser_login, claims, direct_grant
 from users import services
@@ -67,6 +68,9 @@ def test_updates_flow_both_ways(kc_admin, e2e_tenant):
     kc_admin.request("PUT", f"/admin/realms/{REALM}/users/{user.id}", shown)
     user.refresh_from_db()
     assert (user.first_name, user.last_name, user.email) == ("New", "Name", "after@example.com")
+    [event] = AuditEvent.objects.filter(object_id=str(user.pk), actor_kind="keycloak")
+    assert (event.action, event.actor_display) == ("user.updated", "keycloak")
+    assert event.changes["first_name"] == {"old": "Old", "new": "New"} and event.ip == "127.0.0.1"
 
     services.update_user(user, {"first_name": "Changed", "phone_number": "+15551230098"})
     shown = admin_get(kc_admin, f"/users/{user.id}")
@@ -159,6 +163,7 @@ def test_delete_through_keycloak_deletes_in_the_backend(kc_admin, e2e_tenant):
     admin_get(kc_admin, f"/users?username={user.username}&exact=true")
     kc_admin.request("DELETE", f"/admin/realms/{REALM}/users/{user.id}")
     assert not User.objects.filter(pk=user.pk).exists()
+    assert AuditEvent.objects.filter(object_id=str(user.pk), action="user.deleted", actor_kind="keycloak").exists()
 
 
 def test_reset_password_in_keycloak_admin(kc_admin, realm, e2e_tenant):
