@@ -8,7 +8,7 @@ import org.keycloak.authentication.AuthenticationFlowError;
 import org.keycloak.sessions.AuthenticationSessionModel;
 
 /**
- * Seed 000's enrollment, first step: a form for the phone number, then a form for the code the
+ * Enrollment by phone, first step: a form for the phone number, then a form for the code the
  * backend texts to it ({@code POST /v1/phone-verifications}, {@code :confirm}). The backend keeps
  * the code (hashed, 10 minutes, 5 tries, throttled); this step keeps only the verification's id, and
  * on success leaves the verified number and the backend's signed proof in the authentication

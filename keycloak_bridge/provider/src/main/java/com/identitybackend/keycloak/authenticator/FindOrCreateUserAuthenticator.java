@@ -18,7 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Seed 000's enrollment, second step, as its diagram draws it: the phone number verified by
+ * Enrollment by phone, second step: the phone number verified by
  * {@link CollectPhoneFormAuthenticator} finds the user through our user storage provider
  * ({@code GET /v1/users:search?phone_number=…}); a number nobody has creates the user in the backend
  * ({@code POST /v1/users} with the backend's proof, so the backend itself sets {@code phone_verified}),

@@ -9,7 +9,7 @@ import org.keycloak.sessions.AuthenticationSessionModel;
 import java.util.Optional;
 
 /**
- * Seed 004's magicSmsCode and magicSmsLogin: a form for the phone number ({@code POST /v1/magic-sms},
+ * Passwordless sign-in by texted code: a form for the phone number ({@code POST /v1/magic-sms},
  * the same answer for any number), then a form for the texted code ({@code POST /v1/magic-sms:redeem},
  * 10 minutes, 5 tries, once). A wrong code and a number without a user look the same.
  */
