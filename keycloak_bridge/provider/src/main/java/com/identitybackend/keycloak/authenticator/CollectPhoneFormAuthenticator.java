@@ -1,7 +1,7 @@
 package com.identitybackend.keycloak.authenticator;
 
-import com.identitybackend.keycloak.client.BackendClient;
 import com.identitybackend.keycloak.client.BackendException;
+import com.identitybackend.keycloak.client.VerificationClient;
 import org.jboss.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.authentication.AuthenticationFlowError;
@@ -49,7 +49,7 @@ public class CollectPhoneFormAuthenticator extends UserlessAuthenticator {
         }
         AuthenticationSessionModel auth = context.getAuthenticationSession();
         try {
-            BackendClient.Verification v = RealmBackend.client(context.getRealm())
+            VerificationClient.Verification v = RealmBackend.verifications(context.getRealm())
                     .startPhoneVerification(phone, Forms.clientIp(context));
             auth.setAuthNote(NOTE_VERIFICATION, v.id());
             auth.setAuthNote(NOTE_PENDING_PHONE, v.destination());
@@ -69,7 +69,7 @@ public class CollectPhoneFormAuthenticator extends UserlessAuthenticator {
             return;
         }
         try {
-            String proof = RealmBackend.client(context.getRealm()).confirmPhoneVerification(verification, code);
+            String proof = RealmBackend.verifications(context.getRealm()).confirmPhoneVerification(verification, code);
             forget(auth);
             auth.setAuthNote(NOTE_VERIFIED_PHONE, phone);
             auth.setAuthNote(NOTE_PHONE_PROOF, proof);

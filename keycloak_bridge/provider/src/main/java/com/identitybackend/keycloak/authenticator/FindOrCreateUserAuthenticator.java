@@ -82,7 +82,7 @@ public class FindOrCreateUserAuthenticator extends UserlessAuthenticator {
     private UserModel findOrCreate(AuthenticationFlowContext context, String phone, String proof) {
         KeycloakSession session = context.getSession();
         RealmModel realm = context.getRealm();
-        BackendClient backend = RealmBackend.client(realm);
+        BackendClient backend = RealmBackend.users(realm);
         UserModel found = findByPhone(session, realm, phone);
         if (found != null) {
             if (!Boolean.parseBoolean(found.getFirstAttribute(AttributeMapping.PHONE_VERIFIED))) {

@@ -52,7 +52,7 @@ public class MagicLinkAuthenticator extends UserlessAuthenticator {
         auth.setAuthNote(NOTE_NONCE, nonce);
         auth.setAuthNote(NOTE_RETURN, context.getRefreshUrl(false).toString());
         try {
-            RealmBackend.client(context.getRealm())
+            RealmBackend.verifications(context.getRealm())
                     .requestMagicLink(email, MagicLinkResource.state(auth.getTabId(), nonce), Forms.clientIp(context));
         } catch (BackendException e) {
             context.challenge(Forms.page(context, Forms.EMAIL_FORM,

@@ -44,7 +44,7 @@ public class SmsCodeAuthenticator extends UserlessAuthenticator {
             return;
         }
         try {
-            RealmBackend.client(context.getRealm()).requestMagicSms(phone, Forms.clientIp(context));
+            RealmBackend.verifications(context.getRealm()).requestMagicSms(phone, Forms.clientIp(context));
         } catch (BackendException e) {
             String error = Forms.sendRefused(e, "phone_number", "identityPhoneInvalid", "sign-in code");
             context.challenge(Forms.page(context, Forms.PHONE_FORM, error, "purpose", "signin", "phoneNumber", phone));
@@ -61,7 +61,7 @@ public class SmsCodeAuthenticator extends UserlessAuthenticator {
         }
         Optional<String> userId;
         try {
-            userId = RealmBackend.client(context.getRealm()).redeemMagicSms(phone, code);
+            userId = RealmBackend.verifications(context.getRealm()).redeemMagicSms(phone, code);
         } catch (BackendException e) {
             LOG.warnf("sign-in code not checked: %s", e);
             context.challenge(codeForm(context, phone, "identityBackendUnavailable"));

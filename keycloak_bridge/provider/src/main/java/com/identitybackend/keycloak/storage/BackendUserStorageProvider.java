@@ -3,6 +3,7 @@ package com.identitybackend.keycloak.storage;
 import com.identitybackend.keycloak.client.BackendClient;
 import com.identitybackend.keycloak.client.BackendException;
 import com.identitybackend.keycloak.client.BackendGroup;
+import com.identitybackend.keycloak.client.BackendHttp;
 import com.identitybackend.keycloak.client.BackendUser;
 import com.identitybackend.keycloak.client.LocalMatcher;
 import com.identitybackend.keycloak.client.LocalRow;
@@ -112,7 +113,7 @@ public class BackendUserStorageProvider implements UserStorageProvider, UserLook
         if (s != null) {
             return s;
         }
-        if (missingIds.contains(id) || !BackendClient.isUuid(id)) {
+        if (missingIds.contains(id) || !BackendHttp.isUuid(id)) {
             return null;
         }
         Optional<BackendUser> u = client.getUser(id);
