@@ -1,9 +1,9 @@
 package com.identitybackend.keycloak.authenticator;
 
-import com.identitybackend.keycloak.client.AttributeMapping;
 import com.identitybackend.keycloak.client.BackendClient;
 import com.identitybackend.keycloak.client.BackendException;
 import com.identitybackend.keycloak.client.BackendUser;
+import com.identitybackend.keycloak.client.UserField;
 import org.jboss.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.authentication.AuthenticationFlowError;
@@ -85,7 +85,7 @@ public class FindOrCreateUserAuthenticator extends UserlessAuthenticator {
         BackendClient backend = RealmBackend.users(realm);
         UserModel found = findByPhone(session, realm, phone);
         if (found != null) {
-            if (!Boolean.parseBoolean(found.getFirstAttribute(AttributeMapping.PHONE_VERIFIED))) {
+            if (!Boolean.parseBoolean(found.getFirstAttribute(UserField.PHONE_VERIFIED.keycloakName()))) {
                 backend.patchUser(found.getId(), Map.of("phone_verification_proof", proof));
             }
             return found;
@@ -111,16 +111,16 @@ public class FindOrCreateUserAuthenticator extends UserlessAuthenticator {
     }
 
     private static UserModel findByPhone(KeycloakSession session, RealmModel realm, String phone) {
-        return session.users().searchForUserByUserAttributeStream(realm, AttributeMapping.PHONE_NUMBER, phone)
+        return session.users().searchForUserByUserAttributeStream(realm, UserField.PHONE_NUMBER.keycloakName(), phone)
                 .findFirst().orElse(null);
     }
 
     private static Map<String, Object> createBody(String username, String phone, String proof) {
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("username", username);
-        body.put("phone_number", phone);
+        body.put(UserField.USERNAME.backendName(), username);
+        body.put(UserField.PHONE_NUMBER.backendName(), phone);
         body.put("phone_verification_proof", proof);
-        body.put("enabled", true);
+        body.put(UserField.ENABLED.backendName(), true);
         return body;
     }
 

@@ -44,20 +44,20 @@ public class BackendClient {
     }
 
     public Optional<BackendUser> findByUsername(String username) {
-        return findOne("username", username);
+        return findOne(UserField.USERNAME, username);
     }
 
     public Optional<BackendUser> findByEmail(String email) {
-        return findOne("email", email);
+        return findOne(UserField.EMAIL, email);
     }
 
-    private Optional<BackendUser> findOne(String field, String value) {
+    private Optional<BackendUser> findOne(UserField field, String value) {
         if (value == null || value.isEmpty()) {
             return Optional.empty();
         }
         Map<String, String> q = new LinkedHashMap<>();
-        q.put(field, value);
-        q.put("exact", "true");
+        q.put(field.backendName(), value);
+        q.put(SearchParams.EXACT, "true");
         return search(q, 0, 1).results().stream().findFirst();
     }
 

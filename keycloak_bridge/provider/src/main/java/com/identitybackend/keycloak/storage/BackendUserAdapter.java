@@ -2,7 +2,7 @@ package com.identitybackend.keycloak.storage;
 
 import com.identitybackend.keycloak.client.AttributeMapping;
 import com.identitybackend.keycloak.client.BackendUser;
-import com.identitybackend.keycloak.client.UserPatch;
+import com.identitybackend.keycloak.client.UserField;
 import org.keycloak.models.ClientModel;
 import org.keycloak.models.GroupModel;
 import org.keycloak.models.RealmModel;
@@ -67,7 +67,7 @@ public class BackendUserAdapter extends UserModelDelegate {
         if (username == null || username.equals(getUsername())) {
             return;
         }
-        state.patch.set(UserPatch.USERNAME, username);
+        state.patch.set(UserField.USERNAME, username);
         provider.changed(state);
         provider.syncLocalUsername(realm, delegate, BackendUserStorageProvider.lower(username));
     }
@@ -91,7 +91,7 @@ public class BackendUserAdapter extends UserModelDelegate {
     @Override
     public void setEnabled(boolean enabled) {
         if (view().isEnabled() != enabled) {
-            state.patch.set(UserPatch.ENABLED, enabled);
+            state.patch.set(UserField.ENABLED, enabled);
             provider.changed(state);
         }
     }
@@ -105,7 +105,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setEmail(String email) {
-        set(AttributeMapping.KC_EMAIL, email == null ? List.of() : List.of(email));
+        set(UserField.EMAIL.keycloakName(), email == null ? List.of() : List.of(email));
     }
 
     @Override
@@ -115,7 +115,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setEmailVerified(boolean verified) {
-        set(AttributeMapping.KC_EMAIL_VERIFIED, List.of(Boolean.toString(verified)));
+        set(UserField.EMAIL_VERIFIED.keycloakName(), List.of(Boolean.toString(verified)));
     }
 
     @Override
@@ -125,7 +125,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setFirstName(String firstName) {
-        set(AttributeMapping.KC_FIRST_NAME, firstName == null ? List.of() : List.of(firstName));
+        set(UserField.FIRST_NAME.keycloakName(), firstName == null ? List.of() : List.of(firstName));
     }
 
     @Override
@@ -135,7 +135,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setLastName(String lastName) {
-        set(AttributeMapping.KC_LAST_NAME, lastName == null ? List.of() : List.of(lastName));
+        set(UserField.LAST_NAME.keycloakName(), lastName == null ? List.of() : List.of(lastName));
     }
 
     // ------------------------------------------------------------------ attributes
@@ -158,7 +158,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void removeAttribute(String name) {
-        if (AttributeMapping.removeAttribute(state.patch, view(), name)) {
+        if (AttributeMapping.setAttribute(state.patch, view(), name, List.of())) {
             provider.changed(state);
         }
     }

@@ -11,6 +11,7 @@ import com.identitybackend.keycloak.client.Page;
 import com.identitybackend.keycloak.client.PasswordCheck;
 import com.identitybackend.keycloak.client.ResultPager;
 import com.identitybackend.keycloak.client.SearchParams;
+import com.identitybackend.keycloak.client.UserField;
 import org.jboss.logging.Logger;
 import org.keycloak.component.ComponentModel;
 import org.keycloak.credential.CredentialInput;
@@ -373,8 +374,8 @@ public class BackendUserStorageProvider implements UserStorageProvider, UserLook
             if (local == null) {
                 return false;
             }
-            boolean needsAttributes = params.keySet().stream().anyMatch(k -> !k.startsWith("keycloak.session.")
-                    && !com.identitybackend.keycloak.client.AttributeMapping.BUILT_IN.contains(k));
+            boolean needsAttributes = params.keySet().stream()
+                    .anyMatch(k -> !SearchParams.isKeycloakKey(k) && UserField.byKeycloakName(k) == null);
             row = toLocalRow(local, needsAttributes);
         }
         return LocalMatcher.matches(params, row);
@@ -504,8 +505,7 @@ public class BackendUserStorageProvider implements UserStorageProvider, UserLook
         }
         UserModel row = local().addUser(realm, id, name, false, false);
         row.setFederationLink(model.getId());
-        BackendUser blank = new BackendUser(id, username, null, false, null, false, "", "", true, null,
-                Map.of(), List.of(), List.of(), null, null);
+        BackendUser blank = BackendUser.blank(id, username);
         UserState state = new UserState(blank);
         state.pendingCreate = true;
         byId.put(id, state);
@@ -637,13 +637,8 @@ public class BackendUserStorageProvider implements UserStorageProvider, UserLook
                             new ModelException("Group " + path + " does not exist in the identity backend"));
                     client.addGroup(s.id(), g.id());
                 }
-                List<String> rolesNow = v.getRoles();
-                List<String> groupsNow = v.getGroups();
                 s.clearChanges();
-                s.base = new BackendUser(saved.getId(), saved.getUsername(), saved.getEmail(), saved.isEmailVerified(),
-                        saved.getPhoneNumber(), saved.isPhoneVerified(), saved.getFirstName(), saved.getLastName(),
-                        saved.isEnabled(), saved.getDeactivatedAt(), saved.getAttributes(), rolesNow, groupsNow,
-                        saved.getCreatedAt(), saved.getUpdatedAt());
+                s.base = saved.withMemberships(v.getRoles(), v.getGroups());
             }
         } catch (BackendException e) {
             throw toModelException(e);

@@ -51,9 +51,7 @@ final class UserState {
         List<String> groups = new ArrayList<>(new LinkedHashSet<>(v.getGroups()));
         groups.removeAll(groupsToRemove);
         groupsToAdd.stream().filter(g -> !groups.contains(g)).forEach(groups::add);
-        return new BackendUser(v.getId(), v.getUsername(), v.getEmail(), v.isEmailVerified(), v.getPhoneNumber(),
-                v.isPhoneVerified(), v.getFirstName(), v.getLastName(), v.isEnabled(), v.getDeactivatedAt(),
-                v.getAttributes(), roles, groups, v.getCreatedAt(), v.getUpdatedAt());
+        return v.withMemberships(roles, groups);
     }
 
     void clearChanges() {

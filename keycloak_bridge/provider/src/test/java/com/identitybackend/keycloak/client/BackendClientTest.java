@@ -200,7 +200,7 @@ class BackendClientTest {
         BackendUser u = client.getUser(ALICE_ID).orElseThrow();
         assertTrue(u.isEnabled());
         assertFalse(u.isActive());
-        assertNull(new BackendUser("x", "u", null, false, null, false, "", "", true, null, null, null, null,
-                "garbage", null).getCreatedTimestamp());
+        assertNull(new BackendUser("x", Map.of(UserField.USERNAME, "u"), null, null, null, null, "garbage", null)
+                .getCreatedTimestamp());
     }
 }
