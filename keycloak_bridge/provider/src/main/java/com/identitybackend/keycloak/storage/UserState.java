@@ -10,7 +10,7 @@ import java.util.Set;
 
 /**
  * One backend user as known inside one Keycloak session: the last backend answer plus the changes
- * made during the current transaction (flushed once by {@link BackendFlushTransaction}). Every
+ * made during the current transaction (sent once by the {@link WriteBuffer}). Every
  * adapter of the same user in the session shares this object.
  */
 final class UserState {
