@@ -1,14 +1,14 @@
 package com.identitybackend.keycloak.authenticator;
 
-import com.identitybackend.keycloak.client.BackendClient;
 import com.identitybackend.keycloak.client.BackendException;
+import com.identitybackend.keycloak.client.VerificationClient;
 import org.jboss.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.authentication.AuthenticationFlowError;
 import org.keycloak.sessions.AuthenticationSessionModel;
 
 /**
- * Seed 000's enrollment, first step: a form for the phone number, then a form for the code the
+ * Enrollment by phone, first step: a form for the phone number, then a form for the code the
  * backend texts to it ({@code POST /v1/phone-verifications}, {@code :confirm}). The backend keeps
  * the code (hashed, 10 minutes, 5 tries, throttled); this step keeps only the verification's id, and
  * on success leaves the verified number and the backend's signed proof in the authentication
@@ -49,7 +49,7 @@ public class CollectPhoneFormAuthenticator extends UserlessAuthenticator {
         }
         AuthenticationSessionModel auth = context.getAuthenticationSession();
         try {
-            BackendClient.Verification v = RealmBackend.client(context.getRealm())
+            VerificationClient.Verification v = RealmBackend.verifications(context.getRealm())
                     .startPhoneVerification(phone, Forms.clientIp(context));
             auth.setAuthNote(NOTE_VERIFICATION, v.id());
             auth.setAuthNote(NOTE_PENDING_PHONE, v.destination());
@@ -69,7 +69,7 @@ public class CollectPhoneFormAuthenticator extends UserlessAuthenticator {
             return;
         }
         try {
-            String proof = RealmBackend.client(context.getRealm()).confirmPhoneVerification(verification, code);
+            String proof = RealmBackend.verifications(context.getRealm()).confirmPhoneVerification(verification, code);
             forget(auth);
             auth.setAuthNote(NOTE_VERIFIED_PHONE, phone);
             auth.setAuthNote(NOTE_PHONE_PROOF, proof);

@@ -1,9 +1,9 @@
 package com.identitybackend.keycloak.authenticator;
 
-import com.identitybackend.keycloak.client.AttributeMapping;
 import com.identitybackend.keycloak.client.BackendClient;
 import com.identitybackend.keycloak.client.BackendException;
 import com.identitybackend.keycloak.client.BackendUser;
+import com.identitybackend.keycloak.client.UserField;
 import org.jboss.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.authentication.AuthenticationFlowError;
@@ -18,7 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Seed 000's enrollment, second step, as its diagram draws it: the phone number verified by
+ * Enrollment by phone, second step: the phone number verified by
  * {@link CollectPhoneFormAuthenticator} finds the user through our user storage provider
  * ({@code GET /v1/users:search?phone_number=…}); a number nobody has creates the user in the backend
  * ({@code POST /v1/users} with the backend's proof, so the backend itself sets {@code phone_verified}),
@@ -82,10 +82,10 @@ public class FindOrCreateUserAuthenticator extends UserlessAuthenticator {
     private UserModel findOrCreate(AuthenticationFlowContext context, String phone, String proof) {
         KeycloakSession session = context.getSession();
         RealmModel realm = context.getRealm();
-        BackendClient backend = RealmBackend.client(realm);
+        BackendClient backend = RealmBackend.users(realm);
         UserModel found = findByPhone(session, realm, phone);
         if (found != null) {
-            if (!Boolean.parseBoolean(found.getFirstAttribute(AttributeMapping.PHONE_VERIFIED))) {
+            if (!Boolean.parseBoolean(found.getFirstAttribute(UserField.PHONE_VERIFIED.keycloakName()))) {
                 backend.patchUser(found.getId(), Map.of("phone_verification_proof", proof));
             }
             return found;
@@ -111,16 +111,16 @@ public class FindOrCreateUserAuthenticator extends UserlessAuthenticator {
     }
 
     private static UserModel findByPhone(KeycloakSession session, RealmModel realm, String phone) {
-        return session.users().searchForUserByUserAttributeStream(realm, AttributeMapping.PHONE_NUMBER, phone)
+        return session.users().searchForUserByUserAttributeStream(realm, UserField.PHONE_NUMBER.keycloakName(), phone)
                 .findFirst().orElse(null);
     }
 
     private static Map<String, Object> createBody(String username, String phone, String proof) {
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("username", username);
-        body.put("phone_number", phone);
+        body.put(UserField.USERNAME.backendName(), username);
+        body.put(UserField.PHONE_NUMBER.backendName(), phone);
         body.put("phone_verification_proof", proof);
-        body.put("enabled", true);
+        body.put(UserField.ENABLED.backendName(), true);
         return body;
     }
 

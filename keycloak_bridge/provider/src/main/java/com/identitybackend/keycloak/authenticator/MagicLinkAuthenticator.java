@@ -7,9 +7,9 @@ import org.keycloak.common.util.SecretGenerator;
 import org.keycloak.sessions.AuthenticationSessionModel;
 
 /**
- * Seed 004's magicEmailLogin inside a Keycloak flow. The form asks for an e-mail address and has
- * the backend send a link ({@code POST /v1/magic-links}), whose {@code state} names this browser's
- * login (its tab id and a fresh nonce kept in the authentication session). The link opens
+ * Passwordless sign-in by e-mailed link, inside a Keycloak flow. The form asks for an e-mail
+ * address and has the backend send a link ({@code POST /v1/magic-links}), whose {@code state} names
+ * this browser's login (its tab id and a fresh nonce kept in the authentication session). The link opens
  * {@link MagicLinkResource}, which checks that state against the browser's own session, redeems the
  * token at the backend and brings the browser back here with the user's id in a note.
  *
@@ -52,7 +52,7 @@ public class MagicLinkAuthenticator extends UserlessAuthenticator {
         auth.setAuthNote(NOTE_NONCE, nonce);
         auth.setAuthNote(NOTE_RETURN, context.getRefreshUrl(false).toString());
         try {
-            RealmBackend.client(context.getRealm())
+            RealmBackend.verifications(context.getRealm())
                     .requestMagicLink(email, MagicLinkResource.state(auth.getTabId(), nonce), Forms.clientIp(context));
         } catch (BackendException e) {
             context.challenge(Forms.page(context, Forms.EMAIL_FORM,

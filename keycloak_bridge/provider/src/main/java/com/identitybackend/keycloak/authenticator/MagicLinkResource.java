@@ -57,7 +57,7 @@ public class MagicLinkResource implements RealmResourceProvider {
         }
         Optional<String> userId;
         try {
-            userId = RealmBackend.client(realm).redeemMagicLink(token);
+            userId = RealmBackend.verifications(realm).redeemMagicLink(token);
         } catch (BackendException e) {
             LOG.warnf("magic link not redeemed: %s", e);
             return error("identityBackendUnavailable", Response.Status.SERVICE_UNAVAILABLE);

@@ -2,11 +2,11 @@ package com.identitybackend.keycloak.authenticator;
 
 import com.identitybackend.keycloak.client.BackendClient;
 import com.identitybackend.keycloak.client.BackendException;
-import com.identitybackend.keycloak.storage.BackendUserStorageProviderFactory;
+import com.identitybackend.keycloak.client.BackendHttp;
+import com.identitybackend.keycloak.client.VerificationClient;
+import com.identitybackend.keycloak.storage.BackendConfig;
 import com.identitybackend.keycloak.storage.HttpClients;
-import org.keycloak.component.ComponentModel;
 import org.keycloak.models.RealmModel;
-import org.keycloak.storage.UserStorageProvider;
 
 /**
  * The backend as the realm's {@code identity-backend} user storage component knows it: authenticators
@@ -17,12 +17,16 @@ final class RealmBackend {
     private RealmBackend() {
     }
 
-    static BackendClient client(RealmModel realm) {
-        ComponentModel component = realm.getComponentsStream(realm.getId(), UserStorageProvider.class.getName())
-                .filter(c -> BackendUserStorageProviderFactory.PROVIDER_ID.equals(c.getProviderId()))
-                .findFirst()
-                .orElseThrow(() -> new BackendException(0, "not_configured", "realm " + realm.getName()
-                        + " has no identity-backend user storage; add it under User federation"));
-        return HttpClients.forComponent(component);
+    static BackendClient users(RealmModel realm) {
+        return new BackendClient(http(realm));
+    }
+
+    static VerificationClient verifications(RealmModel realm) {
+        return new VerificationClient(http(realm));
+    }
+
+    private static BackendHttp http(RealmModel realm) {
+        return HttpClients.forComponent(BackendConfig.componentOf(realm).orElseThrow(() -> new BackendException(0,
+                "not_configured", "realm " + realm.getName() + " has no identity-backend user storage; add it under User federation")));
     }
 }

@@ -17,7 +17,7 @@ final class SignedInUser {
         UserModel user = context.getSession().users().getUserById(context.getRealm(), backendUserId);
         if (user == null) {
             // never seen by this Keycloak: look it up by username, which imports it (id = backend id)
-            BackendClient backend = RealmBackend.client(context.getRealm());
+            BackendClient backend = RealmBackend.users(context.getRealm());
             Optional<String> username = backend.getUser(backendUserId).map(u -> u.getUsername());
             user = username.map(name -> context.getSession().users().getUserByUsername(context.getRealm(), name))
                     .orElse(null);

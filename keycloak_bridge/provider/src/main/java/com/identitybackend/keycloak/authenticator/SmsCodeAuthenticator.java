@@ -9,7 +9,7 @@ import org.keycloak.sessions.AuthenticationSessionModel;
 import java.util.Optional;
 
 /**
- * Seed 004's magicSmsCode and magicSmsLogin: a form for the phone number ({@code POST /v1/magic-sms},
+ * Passwordless sign-in by texted code: a form for the phone number ({@code POST /v1/magic-sms},
  * the same answer for any number), then a form for the texted code ({@code POST /v1/magic-sms:redeem},
  * 10 minutes, 5 tries, once). A wrong code and a number without a user look the same.
  */
@@ -44,7 +44,7 @@ public class SmsCodeAuthenticator extends UserlessAuthenticator {
             return;
         }
         try {
-            RealmBackend.client(context.getRealm()).requestMagicSms(phone, Forms.clientIp(context));
+            RealmBackend.verifications(context.getRealm()).requestMagicSms(phone, Forms.clientIp(context));
         } catch (BackendException e) {
             String error = Forms.sendRefused(e, "phone_number", "identityPhoneInvalid", "sign-in code");
             context.challenge(Forms.page(context, Forms.PHONE_FORM, error, "purpose", "signin", "phoneNumber", phone));
@@ -61,7 +61,7 @@ public class SmsCodeAuthenticator extends UserlessAuthenticator {
         }
         Optional<String> userId;
         try {
-            userId = RealmBackend.client(context.getRealm()).redeemMagicSms(phone, code);
+            userId = RealmBackend.verifications(context.getRealm()).redeemMagicSms(phone, code);
         } catch (BackendException e) {
             LOG.warnf("sign-in code not checked: %s", e);
             context.challenge(codeForm(context, phone, "identityBackendUnavailable"));

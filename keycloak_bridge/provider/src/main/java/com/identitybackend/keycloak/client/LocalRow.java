@@ -10,6 +10,10 @@ import java.util.Map;
 public record LocalRow(String username, String email, String firstName, String lastName,
                        boolean enabled, boolean emailVerified, Map<String, List<String>> attributes) {
 
+    public LocalRow {
+        attributes = attributes == null ? Map.of() : attributes;
+    }
+
     /** The row this provider keeps for a user: id, username, federation link and Keycloak defaults. */
     public static LocalRow minimal(String username) {
         return new LocalRow(username, null, null, null, true, false, Map.of());

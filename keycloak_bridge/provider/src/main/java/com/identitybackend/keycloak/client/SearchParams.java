@@ -18,7 +18,16 @@ public final class SearchParams {
     public static final String KC_GROUPS = "keycloak.session.realm.users.query.groups";
     private static final String KC_INTERNAL_PREFIX = "keycloak.session.";
 
+    /** The backend's filters for the general search term and for whole-value matching. */
+    public static final String SEARCH = "search";
+    public static final String EXACT = "exact";
+
     private SearchParams() {
+    }
+
+    /** Keycloak's own query keys (search, exact, paging hints...), as opposed to field or attribute filters. */
+    public static boolean isKeycloakKey(String key) {
+        return key.startsWith(KC_INTERNAL_PREFIX);
     }
 
     /**
@@ -40,29 +49,21 @@ public final class SearchParams {
                 case KC_SEARCH -> {
                     String v = value.trim();
                     if (!v.isEmpty()) {
-                        out.put("search", v);
+                        out.put(SEARCH, v);
                     }
                 }
-                case KC_EXACT, "exact" -> out.put("exact", Boolean.toString(Boolean.parseBoolean(value)));
+                case KC_EXACT, EXACT -> out.put(EXACT, Boolean.toString(Boolean.parseBoolean(value)));
                 case KC_IDP_ALIAS, KC_IDP_USER_ID -> {
                     return null;
                 }
-                case KC_INCLUDE_SERVICE_ACCOUNT, KC_GROUPS -> {
-                    // service accounts are Keycloak-local; group filters arrive as group ids elsewhere
-                }
-                case AttributeMapping.KC_USERNAME -> out.put("username", value);
-                case AttributeMapping.KC_EMAIL -> out.put("email", value);
-                case AttributeMapping.KC_FIRST_NAME -> out.put("first_name", value);
-                case AttributeMapping.KC_LAST_NAME -> out.put("last_name", value);
-                case AttributeMapping.KC_ENABLED -> out.put("enabled", Boolean.toString(Boolean.parseBoolean(value)));
-                case AttributeMapping.KC_EMAIL_VERIFIED ->
-                        out.put("email_verified", Boolean.toString(Boolean.parseBoolean(value)));
-                case AttributeMapping.PHONE_NUMBER -> out.put("phone_number", value);
-                case AttributeMapping.PHONE_VERIFIED ->
-                        out.put("phone_verified", Boolean.toString(Boolean.parseBoolean(value)));
                 default -> {
-                    if (!key.startsWith(KC_INTERNAL_PREFIX)) {
-                        out.put("attr." + key, value);
+                    // Keycloak's other keys are no filters: service accounts are Keycloak-local, and
+                    // group filters arrive as group ids through the group-aware methods
+                    UserField field = UserField.byKeycloakName(key);
+                    if (field != null) {
+                        out.put(field.backendName(), field.toFilter(value));
+                    } else if (!isKeycloakKey(key)) {
+                        out.put(UserField.ATTRIBUTE_FILTER_PREFIX + key, value);
                     }
                 }
             }

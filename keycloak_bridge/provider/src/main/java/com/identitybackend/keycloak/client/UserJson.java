@@ -3,6 +3,7 @@ package com.identitybackend.keycloak.client;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,30 +16,22 @@ public final class UserJson {
     }
 
     public static BackendUser parseUser(JsonNode n) {
+        Map<UserField, Object> fields = new EnumMap<>(UserField.class);
+        for (UserField f : UserField.values()) {
+            fields.put(f, f.kind() == UserField.Kind.FLAG
+                    ? n.path(f.backendName()).asBoolean((Boolean) f.blank())
+                    : text(n, f.backendName()));
+        }
         Map<String, List<String>> attributes = new LinkedHashMap<>();
-        JsonNode a = n.get("attributes");
+        JsonNode a = n.get(UserField.ATTRIBUTES);
         if (a != null && a.isObject()) {
             for (Iterator<Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 attributes.put(e.getKey(), strings(e.getValue()));
             }
         }
-        return new BackendUser(
-                text(n, "id"),
-                text(n, "username"),
-                text(n, "email"),
-                n.path("email_verified").asBoolean(false),
-                text(n, "phone_number"),
-                n.path("phone_verified").asBoolean(false),
-                nonNull(text(n, "first_name")),
-                nonNull(text(n, "last_name")),
-                n.path("enabled").asBoolean(true),
-                text(n, "deactivated_at"),
-                attributes,
-                strings(n.get("roles")),
-                strings(n.get("groups")),
-                text(n, "created_at"),
-                text(n, "updated_at"));
+        return new BackendUser(text(n, "id"), fields, attributes, strings(n.get("roles")), strings(n.get("groups")),
+                text(n, "deactivated_at"), text(n, "created_at"), text(n, "updated_at"));
     }
 
     public static Page<BackendUser> parseUserPage(JsonNode n) {
@@ -56,10 +49,6 @@ public final class UserJson {
     private static String text(JsonNode n, String field) {
         JsonNode v = n.get(field);
         return v == null || v.isNull() ? null : v.asText();
-    }
-
-    private static String nonNull(String s) {
-        return s == null ? "" : s;
     }
 
     private static List<String> strings(JsonNode n) {

@@ -1,7 +1,8 @@
 package com.identitybackend.keycloak.events;
 
 import com.identitybackend.keycloak.client.BackendClient;
-import com.identitybackend.keycloak.storage.BackendUserStorageProviderFactory;
+import com.identitybackend.keycloak.client.BackendHttp;
+import com.identitybackend.keycloak.storage.BackendConfig;
 import com.identitybackend.keycloak.storage.HttpClients;
 import org.jboss.logging.Logger;
 import org.keycloak.component.ComponentModel;
@@ -12,7 +13,6 @@ import org.keycloak.events.admin.AdminEvent;
 import org.keycloak.models.AbstractKeycloakTransaction;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
-import org.keycloak.storage.UserStorageProvider;
 
 import java.util.Optional;
 
@@ -37,7 +37,7 @@ public class LoginEventListenerProvider implements EventListenerProvider {
             return;
         }
         String userId = event.getUserId();
-        if (!BackendClient.isUuid(userId)) {
+        if (!BackendHttp.isUuid(userId)) {
             return;
         }
         Optional<ComponentModel> component = storageComponent(event.getRealmId());
@@ -62,7 +62,7 @@ public class LoginEventListenerProvider implements EventListenerProvider {
 
     private static void send(ComponentModel model, String userId, String clientId, String ip) {
         try {
-            HttpClients.forComponent(model)
+            new BackendClient(HttpClients.forComponent(model))
                     .recordLoginAsync(userId, clientId, ip)
                     .whenComplete((status, error) -> {
                         if (error != null) {
@@ -78,12 +78,7 @@ public class LoginEventListenerProvider implements EventListenerProvider {
 
     private Optional<ComponentModel> storageComponent(String realmId) {
         RealmModel realm = session.realms().getRealm(realmId);
-        if (realm == null) {
-            return Optional.empty();
-        }
-        return realm.getComponentsStream(realm.getId(), UserStorageProvider.class.getName())
-                .filter(c -> BackendUserStorageProviderFactory.PROVIDER_ID.equals(c.getProviderId()))
-                .findFirst();
+        return realm == null ? Optional.empty() : BackendConfig.componentOf(realm);
     }
 
     @Override

@@ -1,8 +1,16 @@
 package com.identitybackend.keycloak.storage;
 
 import org.keycloak.component.ComponentModel;
+import org.keycloak.models.RealmModel;
+import org.keycloak.storage.UserStorageProvider;
 
-/** Names and defaults of the component's configuration properties. */
+import java.util.Optional;
+
+/**
+ * Names and defaults of the component's configuration properties, and where a realm keeps them: the
+ * authenticators and the event listener use the realm's {@code identity-backend} component too, so
+ * a realm configures the backend once.
+ */
 public final class BackendConfig {
 
     public static final String BASE_URL = "baseUrl";
@@ -14,6 +22,13 @@ public final class BackendConfig {
     public static final int DEFAULT_READ_TIMEOUT_MS = 5000;
 
     private BackendConfig() {
+    }
+
+    /** The realm's {@code identity-backend} user storage component, if it has one. */
+    public static Optional<ComponentModel> componentOf(RealmModel realm) {
+        return realm.getComponentsStream(realm.getId(), UserStorageProvider.class.getName())
+                .filter(c -> BackendUserStorageProviderFactory.PROVIDER_ID.equals(c.getProviderId()))
+                .findFirst();
     }
 
     public static String baseUrl(ComponentModel m) {

@@ -9,19 +9,19 @@ import org.keycloak.models.AbstractKeycloakTransaction;
  */
 final class BackendFlushTransaction extends AbstractKeycloakTransaction {
 
-    private final BackendUserStorageProvider provider;
+    private final WriteBuffer writes;
 
-    BackendFlushTransaction(BackendUserStorageProvider provider) {
-        this.provider = provider;
+    BackendFlushTransaction(WriteBuffer writes) {
+        this.writes = writes;
     }
 
     @Override
     protected void commitImpl() {
-        provider.flush();
+        writes.flush();
     }
 
     @Override
     protected void rollbackImpl() {
-        provider.discardChanges();
+        writes.discardChanges();
     }
 }

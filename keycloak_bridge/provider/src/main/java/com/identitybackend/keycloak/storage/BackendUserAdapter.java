@@ -2,7 +2,7 @@ package com.identitybackend.keycloak.storage;
 
 import com.identitybackend.keycloak.client.AttributeMapping;
 import com.identitybackend.keycloak.client.BackendUser;
-import com.identitybackend.keycloak.client.UserPatch;
+import com.identitybackend.keycloak.client.UserField;
 import org.keycloak.models.ClientModel;
 import org.keycloak.models.GroupModel;
 import org.keycloak.models.RealmModel;
@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * Keycloak's view of a backend user. Wraps the minimal local row (which supplies the id, the
  * federation link, required actions and client-role mappings) and proxies every profile field,
  * realm roles and group memberships to the backend. Setters only record changes in the shared
- * {@link UserState}; the provider sends them once, at the end of the Keycloak transaction.
+ * {@link UserState}; the {@link WriteBuffer} sends them once, at the end of the Keycloak transaction.
  *
  * <p>Realm roles: each backend role name is looked up among the realm's roles; a name without a
  * realm role is skipped (roles are declared by the realm configuration, never created on read).
@@ -29,13 +29,15 @@ import java.util.stream.Stream;
  */
 public class BackendUserAdapter extends UserModelDelegate {
 
-    private final BackendUserStorageProvider provider;
+    private final LocalRows rows;
+    private final WriteBuffer writes;
     private final RealmModel realm;
     private final UserState state;
 
-    BackendUserAdapter(BackendUserStorageProvider provider, RealmModel realm, UserModel local, UserState state) {
+    BackendUserAdapter(LocalRows rows, WriteBuffer writes, RealmModel realm, UserModel local, UserState state) {
         super(local);
-        this.provider = provider;
+        this.rows = rows;
+        this.writes = writes;
         this.realm = realm;
         this.state = state;
     }
@@ -49,10 +51,18 @@ public class BackendUserAdapter extends UserModelDelegate {
         return view();
     }
 
+    /** Every setter: records the change, if any; a new username also renames the local row. */
     private void set(String kcAttribute, List<String> values) {
         if (AttributeMapping.setAttribute(state.patch, view(), kcAttribute, values)) {
-            provider.changed(state);
+            writes.changed(state);
+            if (UserField.USERNAME.keycloakName().equals(kcAttribute)) {
+                rows.syncUsername(realm, delegate, SessionUsers.lower(getUsername()));
+            }
         }
+    }
+
+    private void set(UserField field, Object value) {
+        set(field.keycloakName(), value == null ? List.of() : List.of(value.toString()));
     }
 
     // ------------------------------------------------------------------ identity
@@ -64,12 +74,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setUsername(String username) {
-        if (username == null || username.equals(getUsername())) {
-            return;
-        }
-        state.patch.set(UserPatch.USERNAME, username);
-        provider.changed(state);
-        provider.syncLocalUsername(realm, delegate, BackendUserStorageProvider.lower(username));
+        set(UserField.USERNAME, username);
     }
 
     @Override
@@ -90,10 +95,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setEnabled(boolean enabled) {
-        if (view().isEnabled() != enabled) {
-            state.patch.set(UserPatch.ENABLED, enabled);
-            provider.changed(state);
-        }
+        set(UserField.ENABLED, enabled);
     }
 
     // ------------------------------------------------------------------ profile fields
@@ -105,7 +107,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setEmail(String email) {
-        set(AttributeMapping.KC_EMAIL, email == null ? List.of() : List.of(email));
+        set(UserField.EMAIL, email);
     }
 
     @Override
@@ -115,7 +117,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setEmailVerified(boolean verified) {
-        set(AttributeMapping.KC_EMAIL_VERIFIED, List.of(Boolean.toString(verified)));
+        set(UserField.EMAIL_VERIFIED, verified);
     }
 
     @Override
@@ -125,7 +127,7 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setFirstName(String firstName) {
-        set(AttributeMapping.KC_FIRST_NAME, firstName == null ? List.of() : List.of(firstName));
+        set(UserField.FIRST_NAME, firstName);
     }
 
     @Override
@@ -135,32 +137,24 @@ public class BackendUserAdapter extends UserModelDelegate {
 
     @Override
     public void setLastName(String lastName) {
-        set(AttributeMapping.KC_LAST_NAME, lastName == null ? List.of() : List.of(lastName));
+        set(UserField.LAST_NAME, lastName);
     }
 
     // ------------------------------------------------------------------ attributes
 
     @Override
     public void setSingleAttribute(String name, String value) {
-        setAttribute(name, value == null ? List.of() : List.of(value));
+        set(name, value == null ? List.of() : List.of(value));
     }
 
     @Override
     public void setAttribute(String name, List<String> values) {
-        if (UserModel.USERNAME.equals(name)) {
-            if (values != null && !values.isEmpty() && values.get(0) != null) {
-                setUsername(values.get(0));
-            }
-            return;
-        }
         set(name, values);
     }
 
     @Override
     public void removeAttribute(String name) {
-        if (AttributeMapping.removeAttribute(state.patch, view(), name)) {
-            provider.changed(state);
-        }
+        set(name, List.of());
     }
 
     @Override
@@ -216,7 +210,7 @@ public class BackendUserAdapter extends UserModelDelegate {
         }
         state.rolesToRemove.remove(role.getName());
         state.rolesToAdd.add(role.getName());
-        provider.changed(state);
+        writes.changed(state);
     }
 
     @Override
@@ -230,7 +224,7 @@ public class BackendUserAdapter extends UserModelDelegate {
         }
         state.rolesToAdd.remove(role.getName());
         state.rolesToRemove.add(role.getName());
-        provider.changed(state);
+        writes.changed(state);
     }
 
     private boolean isDefaultRole(RoleModel role) {
@@ -243,7 +237,7 @@ public class BackendUserAdapter extends UserModelDelegate {
     @Override
     public Stream<GroupModel> getGroupsStream() {
         return view().getGroups().stream()
-                .map(path -> KeycloakModelUtils.findGroupByPath(provider.session(), realm, path))
+                .map(path -> KeycloakModelUtils.findGroupByPath(rows.session(), realm, path))
                 .filter(Objects::nonNull);
     }
 
@@ -260,7 +254,7 @@ public class BackendUserAdapter extends UserModelDelegate {
         }
         state.groupsToRemove.remove(path);
         state.groupsToAdd.add(path);
-        provider.changed(state);
+        writes.changed(state);
     }
 
     @Override
@@ -271,7 +265,7 @@ public class BackendUserAdapter extends UserModelDelegate {
         }
         state.groupsToAdd.remove(path);
         state.groupsToRemove.add(path);
-        provider.changed(state);
+        writes.changed(state);
     }
 
     @Override

@@ -49,8 +49,7 @@ public class BackendUserStorageProviderFactory implements UserStorageProviderFac
 
     @Override
     public BackendUserStorageProvider create(KeycloakSession session, ComponentModel model) {
-        BackendClient client = HttpClients.forComponent(model);
-        return new BackendUserStorageProvider(session, model, client);
+        return new BackendUserStorageProvider(session, model, new BackendClient(HttpClients.forComponent(model)));
     }
 
     @Override

@@ -1,6 +1,6 @@
 package com.identitybackend.keycloak.storage;
 
-import com.identitybackend.keycloak.client.BackendClient;
+import com.identitybackend.keycloak.client.BackendHttp;
 import org.keycloak.component.ComponentModel;
 
 import java.net.http.HttpClient;
@@ -19,11 +19,12 @@ public final class HttpClients {
     private HttpClients() {
     }
 
-    public static BackendClient forComponent(ComponentModel model) {
+    /** The backend as a {@code identity-backend} component configures it (URL, token, timeouts). */
+    public static BackendHttp forComponent(ComponentModel model) {
         int connect = BackendConfig.connectTimeoutMs(model);
         int read = BackendConfig.readTimeoutMs(model);
-        HttpClient http = CLIENTS.computeIfAbsent(connect, ms -> BackendClient.newHttpClient(Duration.ofMillis(ms)));
-        return new BackendClient(http, BackendConfig.baseUrl(model), BackendConfig.apiToken(model), Duration.ofMillis(read));
+        HttpClient http = CLIENTS.computeIfAbsent(connect, ms -> BackendHttp.newHttpClient(Duration.ofMillis(ms)));
+        return new BackendHttp(http, BackendConfig.baseUrl(model), BackendConfig.apiToken(model), Duration.ofMillis(read));
     }
 
     static void clear() {

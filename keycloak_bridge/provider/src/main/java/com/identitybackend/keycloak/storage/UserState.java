@@ -10,7 +10,7 @@ import java.util.Set;
 
 /**
  * One backend user as known inside one Keycloak session: the last backend answer plus the changes
- * made during the current transaction (flushed once by {@link BackendFlushTransaction}). Every
+ * made during the current transaction (sent once by the {@link WriteBuffer}). Every
  * adapter of the same user in the session shares this object.
  */
 final class UserState {
@@ -51,9 +51,7 @@ final class UserState {
         List<String> groups = new ArrayList<>(new LinkedHashSet<>(v.getGroups()));
         groups.removeAll(groupsToRemove);
         groupsToAdd.stream().filter(g -> !groups.contains(g)).forEach(groups::add);
-        return new BackendUser(v.getId(), v.getUsername(), v.getEmail(), v.isEmailVerified(), v.getPhoneNumber(),
-                v.isPhoneVerified(), v.getFirstName(), v.getLastName(), v.isEnabled(), v.getDeactivatedAt(),
-                v.getAttributes(), roles, groups, v.getCreatedAt(), v.getUpdatedAt());
+        return v.withMemberships(roles, groups);
     }
 
     void clearChanges() {

@@ -27,8 +27,8 @@ class BackendClientTest {
     @BeforeEach
     void setUp() throws Exception {
         stub = new StubBackend();
-        client = new BackendClient(BackendClient.newHttpClient(Duration.ofSeconds(2)), stub.baseUrl() + "/",
-                "tok-123", Duration.ofMillis(1500));
+        client = new BackendClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(2)),
+                stub.baseUrl() + "/", "tok-123", Duration.ofMillis(1500)));
     }
 
     @AfterEach
@@ -184,12 +184,12 @@ class BackendClientTest {
     @Test
     void readTimeoutAndUnreachableBackendAreUnavailable() {
         stub.onSlow("GET", "/v1/users/" + ALICE_ID, 3000);
-        BackendClient fast = new BackendClient(BackendClient.newHttpClient(Duration.ofSeconds(1)), stub.baseUrl(),
-                "t", Duration.ofMillis(200));
+        BackendClient fast = new BackendClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(1)),
+                stub.baseUrl(), "t", Duration.ofMillis(200)));
         BackendException e = assertThrows(BackendException.class, () -> fast.getUser(ALICE_ID));
         assertTrue(e.isUnavailable());
-        BackendClient down = new BackendClient(BackendClient.newHttpClient(Duration.ofMillis(500)),
-                "http://127.0.0.1:1", "t", Duration.ofMillis(500));
+        BackendClient down = new BackendClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofMillis(500)),
+                "http://127.0.0.1:1", "t", Duration.ofMillis(500)));
         assertEquals(0, assertThrows(BackendException.class, () -> down.getUser(ALICE_ID)).getStatus());
     }
 
@@ -200,7 +200,7 @@ class BackendClientTest {
         BackendUser u = client.getUser(ALICE_ID).orElseThrow();
         assertTrue(u.isEnabled());
         assertFalse(u.isActive());
-        assertNull(new BackendUser("x", "u", null, false, null, false, "", "", true, null, null, null, null,
-                "garbage", null).getCreatedTimestamp());
+        assertNull(new BackendUser("x", Map.of(UserField.USERNAME, "u"), null, null, null, null, "garbage", null)
+                .getCreatedTimestamp());
     }
 }

@@ -43,6 +43,7 @@ class LocalMatcherTest {
         assertTrue(LocalMatcher.matches(p("username", "LIC"), ALICE), "substring by default");
         assertFalse(LocalMatcher.matches(p("username", "lic", EXACT, "true"), ALICE));
         assertTrue(LocalMatcher.matches(p("username", "Alice", EXACT, "true"), ALICE));
+        assertTrue(LocalMatcher.matches(p("username", "a_ice"), ALICE), "_ is a wildcard in a field filter, as in SQL");
         assertFalse(LocalMatcher.matches(p("email", "a"), ALICE));
         assertFalse(LocalMatcher.matches(p("firstName", "a"), ALICE));
         assertTrue(LocalMatcher.matches(p("enabled", "true"), ALICE));
@@ -79,10 +80,10 @@ class LocalMatcherTest {
 
     @Test
     void likeHelper() {
-        assertTrue(LocalMatcher.like("a.b", "a.b", false), "regex metacharacters are literal");
-        assertFalse(LocalMatcher.like("axb", "a.b", false));
-        assertTrue(LocalMatcher.like("a%b", "a\\%b", true));
-        assertFalse(LocalMatcher.like("axb", "a\\%b", true));
-        assertFalse(LocalMatcher.like(null, "%", false));
+        assertTrue(SearchGrammar.like("a.b", "a.b", false), "regex metacharacters are literal");
+        assertFalse(SearchGrammar.like("axb", "a.b", false));
+        assertTrue(SearchGrammar.like("a%b", "a\\%b", true));
+        assertFalse(SearchGrammar.like("axb", "a\\%b", true));
+        assertFalse(SearchGrammar.like(null, "%", false));
     }
 }

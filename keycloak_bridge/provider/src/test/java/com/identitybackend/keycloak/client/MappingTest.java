@@ -67,12 +67,12 @@ class MappingTest {
     void removingBuiltInsClearsThem() throws Exception {
         BackendUser base = alice();
         UserPatch p = new UserPatch();
-        assertTrue(AttributeMapping.removeAttribute(p, base, "email"));
-        assertTrue(AttributeMapping.removeAttribute(p, p.applyTo(base), "phone_number"));
-        assertTrue(AttributeMapping.removeAttribute(p, p.applyTo(base), "lastName"));
-        assertTrue(AttributeMapping.removeAttribute(p, p.applyTo(base), "tags"));
-        assertFalse(AttributeMapping.removeAttribute(p, p.applyTo(base), "username"));
-        assertFalse(AttributeMapping.removeAttribute(p, p.applyTo(base), "nope"));
+        assertTrue(AttributeMapping.setAttribute(p, base, "email", List.of()));
+        assertTrue(AttributeMapping.setAttribute(p, p.applyTo(base), "phone_number", List.of()));
+        assertTrue(AttributeMapping.setAttribute(p, p.applyTo(base), "lastName", List.of()));
+        assertTrue(AttributeMapping.setAttribute(p, p.applyTo(base), "tags", List.of()));
+        assertFalse(AttributeMapping.setAttribute(p, p.applyTo(base), "username", List.of()), "never cleared");
+        assertFalse(AttributeMapping.setAttribute(p, p.applyTo(base), "nope", List.of()));
         Map<String, Object> body = p.toBody();
         assertTrue(body.containsKey("email"));
         assertNull(body.get("email"));

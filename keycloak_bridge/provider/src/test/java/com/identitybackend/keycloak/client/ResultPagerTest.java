@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
@@ -16,8 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ResultPagerTest {
 
     private static BackendUser user(int i) {
-        return new BackendUser(String.format("00000000-0000-0000-0000-%012d", i), String.format("u%02d", i), null,
-                false, null, false, "", "", true, null, Map.of(), List.of(), List.of(), null, null);
+        return BackendUser.blank(String.format("00000000-0000-0000-0000-%012d", i), String.format("u%02d", i));
     }
 
     private static final List<BackendUser> ALL = IntStream.range(0, 50).mapToObj(ResultPagerTest::user).toList();

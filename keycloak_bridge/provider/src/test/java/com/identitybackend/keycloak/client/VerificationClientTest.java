@@ -17,13 +17,13 @@ class VerificationClientTest {
     private static final String VERIFICATION_ID = "9b2f3c1e-1111-4222-8333-444455556666";
 
     private StubBackend stub;
-    private BackendClient client;
+    private VerificationClient client;
 
     @BeforeEach
     void setUp() throws Exception {
         stub = new StubBackend();
-        client = new BackendClient(BackendClient.newHttpClient(Duration.ofSeconds(2)), stub.baseUrl(), "tok",
-                Duration.ofMillis(1500));
+        client = new VerificationClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(2)),
+                stub.baseUrl(), "tok", Duration.ofMillis(1500)));
     }
 
     @AfterEach
@@ -35,7 +35,7 @@ class VerificationClientTest {
     void phoneVerificationStartsWithTheEndUsersIpAndReturnsTheNormalisedNumber() {
         stub.on("POST", "/v1/phone-verifications", 201,
                 "{\"id\": \"" + VERIFICATION_ID + "\", \"channel\": \"sms\", \"destination\": \"+15551234567\"}");
-        BackendClient.Verification v = client.startPhoneVerification("+1 555 123 4567", "203.0.113.9");
+        VerificationClient.Verification v = client.startPhoneVerification("+1 555 123 4567", "203.0.113.9");
         assertEquals(VERIFICATION_ID, v.id());
         assertEquals("+15551234567", v.destination());
         assertEquals("{\"phone_number\":\"+1 555 123 4567\",\"client_ip\":\"203.0.113.9\"}", stub.last().body());

@@ -2,6 +2,7 @@ package com.identitybackend.keycloak.storage;
 
 import com.identitybackend.keycloak.client.BackendException;
 import com.identitybackend.keycloak.client.BackendUser;
+import com.identitybackend.keycloak.client.UserField;
 import org.junit.jupiter.api.Test;
 import org.keycloak.models.ModelDuplicateException;
 
@@ -17,13 +18,17 @@ class CreateBodyTest {
 
     @Test
     void createBodyCarriesIdFieldsAndPassword() {
-        BackendUser v = new BackendUser("5b0f6f8e-3c1a-4f7e-9d2b-0a1b2c3d4e5f", "alice", "a@example.com", false,
-                null, false, "Alice", "", true, null, Map.of("tier", List.of("gold")), List.of(), List.of(), null, null);
-        Map<String, Object> body = BackendUserStorageProvider.createBody(v, "pw");
+        BackendUser v = BackendUser.blank("5b0f6f8e-3c1a-4f7e-9d2b-0a1b2c3d4e5f", "alice").with(
+                Map.of(UserField.EMAIL, "a@example.com", UserField.FIRST_NAME, "Alice"), Map.of("tier", List.of("gold")));
+        Map<String, Object> body = WriteBuffer.createBody(v, "pw");
         assertEquals("5b0f6f8e-3c1a-4f7e-9d2b-0a1b2c3d4e5f", body.get("id"));
         assertEquals("alice", body.get("username"));
         assertEquals("a@example.com", body.get("email"));
         assertEquals("Alice", body.get("first_name"));
+        assertEquals("", body.get("last_name"));
+        assertEquals(true, body.get("enabled"));
+        assertEquals(false, body.get("email_verified"));
+        assertEquals(false, body.get("phone_verified"));
         assertEquals(Map.of("tier", List.of("gold")), body.get("attributes"));
         assertEquals("pw", body.get("password"));
         assertFalse(body.containsKey("phone_number"));
@@ -33,15 +38,15 @@ class CreateBodyTest {
     void conflictsMapToDuplicateExceptions() {
         BackendException conflict = new BackendException(409, "conflict", "dup",
                 Map.of("email", List.of("taken")), null);
-        assertInstanceOf(ModelDuplicateException.class, BackendUserStorageProvider.toModelException(conflict));
-        assertTrue(BackendUserStorageProvider.toModelException(conflict).getMessage().contains("email"));
+        assertInstanceOf(ModelDuplicateException.class, ModelExceptions.from(conflict));
+        assertTrue(ModelExceptions.from(conflict).getMessage().contains("email"));
     }
 
     @Test
     void validationErrorsBecomeReadableMessagesWithoutFormatCharacters() {
         BackendException invalid = new BackendException(400, "invalid", "PUT /v1/users/x/password -> 400: Invalid input.",
                 Map.of("password", List.of("too short", "can't be common")), null);
-        String message = BackendUserStorageProvider.toModelException(invalid).getMessage();
+        String message = ModelExceptions.from(invalid).getMessage();
         assertEquals("Identity backend refused the change: password too short, cant be common", message);
     }
 
