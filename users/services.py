@@ -43,7 +43,8 @@ RESERVED_ATTRIBUTE_NAMES = {
 _USERNAME = ("username", "This username is already taken in this tenant.")
 _EMAIL = ("email", "Another user of this tenant already has this email address.")
 _PHONE = ("phone_number", "Another user of this tenant already has this phone number.")
-_ID = ("id", "A user with this id already exists.")
+# The same for any clash, another tenant's user included: ids are global, the answer says no more.
+_ID = ("id", "This id is not available: leave it out and the user gets a new one.")
 _NAME = ("name", "This name is already taken in this tenant.")
 CONFLICTS = {
     "user_username_per_tenant": _USERNAME,
