@@ -243,7 +243,7 @@ def update_own_profile(user: User, changes: dict, *, proven: dict[str, str] | No
     """A person's own edit (the former GraphQL API's updateUser): safe fields only.
 
     A new email or phone number is pending, and the live one stays, until a proof of it (here, in
-    `proven`, or on `PATCH /v1/users/{id}`) promotes it: a person can never sign in with, nor take
+    `proven`, or later through `apply_proofs`) promotes it: a person can never sign in with, nor take
     from its owner, a value they have not proven. A pending value touches no unique index, so the
     answer is the same whether or not someone has it. Removing a value, or giving the live one
     back (which drops the pending change), takes effect at once.
