@@ -24,7 +24,8 @@ def vapi(tenant, make_client):
 
 @pytest.fixture
 def alice(tenant):
-    return UserFactory(tenant=tenant, username="alice", email="alice@example.com", phone_number=PHONE)
+    return UserFactory(tenant=tenant, username="alice", email="alice@example.com", email_verified=True,
+                       phone_number=PHONE, phone_verified=True)
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +69,6 @@ def test_a_link_signs_in_once_and_never_again(vapi, alice, settings):
     token = token_of(message)
     r = redeem_link(vapi, token)
     assert r.status_code == 200 and r.json() == {"user_id": str(alice.pk)}
-    assert User.objects.get(pk=alice.pk).email_verified
     again = redeem_link(vapi, token)
     assert again.status_code == 400 and again.json()["fields"] == {
         "token": ["This link is invalid, expired or already used: ask for a new one."]}
@@ -133,7 +133,6 @@ def test_an_sms_code_signs_in_once(vapi, alice, twilio):
     assert timedelta(minutes=9, seconds=50) < row.expires_at - row.created_at <= timedelta(minutes=10)
     r = redeem_sms(vapi, code)
     assert r.status_code == 200 and r.json() == {"user_id": str(alice.pk)}
-    assert User.objects.get(pk=alice.pk).phone_verified
     assert redeem_sms(vapi, code).status_code == 400
 
 

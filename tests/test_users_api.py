@@ -262,6 +262,7 @@ def test_fast_representation_matches_drf(tenant):
 
     user = UserFactory(tenant=tenant, username="full", email="full@example.com", email_verified=True,
                        phone_number="+15551234567", phone_verified=True, first_name="Fu", last_name="Ll",
+                       pending_email="next@example.com", pending_phone_number="+15551234568",
                        attributes={"team": ["north", "south"]}, is_active=False,
                        deactivated_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc))
     user.roles.add(RoleFactory(tenant=tenant, name="zeta"), RoleFactory(tenant=tenant, name="alpha"))

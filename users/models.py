@@ -65,6 +65,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_verified = models.BooleanField(default=False)
     phone_number = models.CharField(max_length=20, null=True, blank=True)
     phone_verified = models.BooleanField(default=False)
+    # A person's own new address or number waits here until a verification proof promotes it, so
+    # that they never sign in with, nor claim, a value they have not proven. Not unique: a
+    # pending value blocks nobody; the unique constraints above decide at promotion.
+    pending_email = models.CharField(max_length=254, null=True, blank=True)
+    pending_phone_number = models.CharField(max_length=20, null=True, blank=True)
     first_name = models.CharField(max_length=150, blank=True, default="")
     last_name = models.CharField(max_length=150, blank=True, default="")
     is_active = models.BooleanField(default=True)

@@ -44,7 +44,8 @@ RESERVED_ATTRIBUTE_NAMES = {
 _USERNAME = ("username", "This username is already taken in this tenant.")
 _EMAIL = ("email", "Another user of this tenant already has this email address.")
 _PHONE = ("phone_number", "Another user of this tenant already has this phone number.")
-_ID = ("id", "A user with this id already exists.")
+# The same for any clash, another tenant's user included: ids are global, the answer says no more.
+_ID = ("id", "This id is not available: leave it out and the user gets a new one.")
 _NAME = ("name", "This name is already taken in this tenant.")
 CONFLICTS = {
     "user_username_per_tenant": _USERNAME,
@@ -216,19 +217,56 @@ def _set_active(user: User, active: bool):
 
 
 SELF_EDITABLE_FIELDS = {"first_name", "last_name", "email", "phone_number", "attributes"}
+# A live field, the field its pending value waits in, its flag and the proof that sets the flag.
+PENDING = {"email": "pending_email", "phone_number": "pending_phone_number"}
+VERIFIED = {"email": "email_verified", "phone_number": "phone_verified"}
+PROOF_FIELDS = {"email": "email_verification_proof", "phone_number": "phone_verification_proof"}
 
 
-def update_own_profile(user: User, changes: dict) -> User:
-    """A person's own edit (the former GraphQL API's updateUser): safe fields only, and a new email or phone
-    number is unverified until verified again."""
+def apply_proofs(user: User | None, changes: dict, proven: dict[str, str]) -> dict:
+    """`changes` with what verification proofs vouch for: `proven` maps `email`/`phone_number` to
+    a proven value. A proof of the field's value after the write sets its flag; a proof of the
+    user's pending value, on a write that leaves the field alone, promotes it: the live value,
+    verified (the unique constraint still decides, so someone who has it meanwhile makes it a 409).
+    """
+    changes = dict(changes)
+    for field, value in proven.items():
+        live = changes[field] if field in changes else getattr(user, field, None)
+        pending = changes[PENDING[field]] if PENDING[field] in changes else getattr(user, PENDING[field], None)
+        if value == live:
+            changes[VERIFIED[field]] = True
+        elif field not in changes and value == pending:
+            changes.update({field: value, VERIFIED[field]: True, PENDING[field]: None})
+        else:
+            raise ValidationError({PROOF_FIELDS[field]: f"This proof is for another {field}."})
+    return changes
+
+
+def update_own_profile(user: User, changes: dict, *, proven: dict[str, str] | None = None) -> User:
+    """A person's own edit (the former GraphQL API's updateUser): safe fields only.
+
+    A new email or phone number is pending, and the live one stays, until a proof of it (here, in
+    `proven`, or later through `apply_proofs`) promotes it: a person can never sign in with, nor take
+    from its owner, a value they have not proven. A pending value touches no unique index, so the
+    answer is the same whether or not someone has it. Removing a value, or giving the live one
+    back (which drops the pending change), takes effect at once.
+    """
     unsafe = set(changes) - SELF_EDITABLE_FIELDS
     if unsafe:
         raise ValidationError({name: "You cannot change this yourself." for name in sorted(unsafe)})
-    if "email" in changes and changes["email"] != user.email:
-        changes = {**changes, "email_verified": False}
-    if "phone_number" in changes and changes["phone_number"] != user.phone_number:
-        changes = {**changes, "phone_verified": False}
-    return update_user(user, changes)
+    proven = proven or {}
+    changes = dict(changes)
+    for field, pending in PENDING.items():
+        if field not in changes:
+            continue
+        value = changes.pop(field)
+        if value == getattr(user, field):
+            changes[pending] = None
+        elif value is None or value == proven.get(field):
+            changes.update({field: value, VERIFIED[field]: False, pending: None})
+        else:
+            changes[pending] = value
+    return update_user(user, apply_proofs(user, changes, proven))
 
 
 @recorded("user.deactivated")

@@ -16,18 +16,23 @@ Decisions:
   `VERIFICATION_PROOF_MAX_AGE_SECONDS`) that `POST`/`PATCH /v1/users` accept as
   `phone_verification_proof` / `email_verification_proof` to set `phone_verified` /
   `email_verified`, if the user's value is the proven one. This serves both the find-or-create step
-  of sign-up (the user does not exist yet) and a change of number or address.
+  of sign-up (the user does not exist yet) and a change of number or address: a person's new value
+  is pending (`users.services.update_own_profile`) until a proof of it promotes it.
+- **Magic sign-in uses verified values only.** An unverified value may have been typed by anyone
+  (an admin's import, Keycloak on a person's behalf), and a pending one is not the account's yet:
+  signing its holder in would hand them an account someone else prepared. So an address or
+  number that only an unverified or pending value matches is an unknown one: a decoy, no message.
 - **Magic sign-in never tells whether a value belongs to a user.** A request looks the user up,
   writes one `MagicToken` row either way (a decoy with no user when nobody has the value, which can
   never be redeemed), answers the same, and hands the send to a background thread
   (`users.delivery.send_in_background`), so neither the answer nor its timing depends on the
   user's existence. What remains observable is the message itself, to its recipient, and the load
   the send puts on the process. A redeem that fails for any reason (wrong, expired, used, decoy,
-  deactivated user, changed address) is one generic error.
+  deactivated user, changed or no longer verified address) is one generic error.
 - Only the newest outstanding SMS code of a number can be redeemed, so one guess is compared with
   one code, not with every code a number has been sent.
-- Redeeming a link proves the address and a code the number: the user's flag is set on the way.
-  A token is refused if the user's address or number changed since it was sent.
+- A token is refused if the user's address or number changed, or lost its verification, since
+  it was sent.
 """
 
 import hmac
@@ -155,11 +160,18 @@ INVALID_CODE = {"code": "This code is wrong, expired or already used: ask for a 
 
 
 def _owner(tenant: Tenant, channel: str, destination: str) -> User | None:
-    return User.objects.filter(tenant=tenant, is_active=True, **{FIELD[channel]: destination}).first()
+    """The active user whose verified value this is."""
+    return User.objects.filter(tenant=tenant, is_active=True, **{FIELD[channel]: destination, FLAG[channel]: True}
+                               ).first()
+
+
+def _still_owns(user: User | None, channel: str, destination: str) -> bool:
+    return (user is not None and user.is_active and getattr(user, FIELD[channel]) == destination
+            and getattr(user, FLAG[channel]))
 
 
 def request_magic_link(tenant: Tenant, email: str, *, state: str = "", ip: str | None = None) -> None:
-    """Store a link token and, if an active user has the address, e-mail the link (in the background)."""
+    """Store a link token and, if an active user has the address verified, e-mail the link (in the background)."""
     destination = normalise_destination(Verification.EMAIL, email)
     user = _owner(tenant, Verification.EMAIL, destination)
     token = secrets.token_urlsafe(32)
@@ -181,15 +193,15 @@ def redeem_magic_link(tenant: Tenant, token: str) -> User:
            .filter(tenant=tenant, channel=Verification.EMAIL, token_hash=_hash("magic-link", tenant.id, token or ""),
                    used_at__isnull=True, expires_at__gt=timezone.now(), user__isnull=False)
            .first())
-    if row is None or not row.user.is_active or row.user.email != row.destination:
+    if row is None or not _still_owns(row.user, Verification.EMAIL, row.destination):
         raise ValidationError(INVALID_LINK)
     row.used_at = timezone.now()
     row.save(update_fields=["used_at"])
-    return _mark_verified(row.user, Verification.EMAIL)
+    return row.user
 
 
 def request_magic_sms(tenant: Tenant, phone_number: str, *, ip: str | None = None) -> None:
-    """Store a hashed 6-digit code and, if an active user has the number, text it (in the background)."""
+    """Store a hashed 6-digit code and, if an active user has the number verified, text it (in the background)."""
     destination = normalise_destination(Verification.SMS, phone_number)
     user = _owner(tenant, Verification.SMS, destination)
     code = new_code()
@@ -223,14 +235,6 @@ def redeem_magic_sms(tenant: Tenant, phone_number: str, code: str) -> User:
         raise ValidationError(INVALID_CODE)
     user = row.user
     spend = MagicToken.objects.filter(pk=row.pk, used_at__isnull=True)
-    if user is None or not user.is_active or user.phone_number != destination or not spend.update(used_at=now):
+    if not _still_owns(user, Verification.SMS, destination) or not spend.update(used_at=now):
         raise ValidationError(INVALID_CODE)
-    return _mark_verified(user, Verification.SMS)
-
-
-def _mark_verified(user: User, channel: str) -> User:
-    flag = FLAG[channel]
-    if not getattr(user, flag):
-        User.objects.filter(pk=user.pk).update(**{flag: True, "updated_at": timezone.now()})
-        setattr(user, flag, True)
     return user

@@ -16,22 +16,26 @@ from rest_framework import mixins, serializers
 from rest_framework.response import Response
 
 from profiles.api.base import PUBLIC_ERRORS, PublicViewSet, refuse_unknown_params
-from profiles.api.celebrities import (
-    BannerSerializer,
-    ImageSerializer,
-    PublicCelebrityFilter,
-    celebrity_queryset,
-)
+from profiles.api.celebrities import BannerSerializer, PublicCelebrityFilter, celebrity_queryset
 from profiles.api.pagination import TwoColumnKeysetPagination
-from profiles.models import CelebrityProfile, IndexPageElement
+from profiles.models import CelebrityProfile, CelebrityProfileImage, IndexPageElement
 
 MAX_INDEX_ELEMENTS = 200
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The tenant (brand), e.g. `acme`.")
 
 
+class PublicImageSerializer(serializers.ModelSerializer):
+    """An image without its `meta_data`: that is whatever the tenant's services stored (uploads'
+    details, internal notes), never meant for anonymous readers."""
+
+    class Meta:
+        model = CelebrityProfileImage
+        fields = ["id", "url", "created_on"]
+
+
 class PublicCelebritySerializer(serializers.ModelSerializer):
     celebrity_user_id = serializers.UUIDField(source="user_id")
-    images = ImageSerializer(many=True)
+    images = PublicImageSerializer(many=True)
     banners = BannerSerializer(many=True)
 
     class Meta:

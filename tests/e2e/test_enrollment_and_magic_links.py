@@ -138,7 +138,7 @@ def ask_link(browser, email):
 
 @pytest.fixture
 def dora(e2e_tenant):
-    return services.create_user(e2e_tenant, username="dora", email="dora@example.com")
+    return services.create_user(e2e_tenant, username="dora", email="dora@example.com", email_verified=True)
 
 
 def test_a_magic_link_signs_in_once_and_never_again(realm, outbox, dora):
@@ -219,7 +219,7 @@ def test_asking_for_a_link_for_an_unknown_address_looks_the_same(e2e_tenant, rea
 
 def test_a_texted_code_signs_in_through_try_another_way(e2e_tenant, realm, sms):
     phone = "+15557000105"
-    erin = services.create_user(e2e_tenant, username="erin", phone_number=phone)
+    erin = services.create_user(e2e_tenant, username="erin", phone_number=phone, phone_verified=True)
     browser = passwordless_browser(realm)
     page = browser.authorize()
     status, _, page = browser.submit(page, "kc-select-try-another-way-form", {"tryAnotherWay": "on"})

@@ -22,16 +22,21 @@ class IsPerson(BasePermission):
 
 class MeSerializer(UserSerializer):
     """The fields a person may change about themselves; roles, activation and verification flags
-    are not among them."""
+    are not among them. A new email or phone number is pending until a proof of it promotes it:
+    in the same request, or later with the proof alone."""
 
     class Meta(UserSerializer.Meta):
-        fields = sorted(services.SELF_EDITABLE_FIELDS)
+        fields = sorted(services.SELF_EDITABLE_FIELDS) + sorted(services.PROOF_FIELDS.values())
         read_only_fields = []
 
     to_representation = serializers.ModelSerializer.to_representation  # its own fields, not UserSerializer's
 
+    def validate(self, attrs):
+        self.proven = self.proven_values(attrs)
+        return attrs
+
     def update(self, instance, validated_data):
-        return services.update_own_profile(instance, validated_data)
+        return services.update_own_profile(instance, validated_data, proven=self.proven)
 
 
 class MeView(APIView):
@@ -47,7 +52,7 @@ class MeView(APIView):
     @extend_schema(summary="Change my own profile", operation_id="me_update", request=MeSerializer,
                    responses={200: UserSerializer, **ERRORS, **CONFLICT})
     def patch(self, request):
-        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer = MeSerializer(request.user, data=request.data, partial=True, context={"tenant": request.auth.tenant})
         serializer.is_valid(raise_exception=True)
         serializer.save()
         return Response(UserSerializer(self._me()).data)

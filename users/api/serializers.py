@@ -22,26 +22,34 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
     email = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=254)
     phone_number = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=40)
     attributes = serializers.JSONField(required=False)
+    pending_email = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="The person's new address (PATCH /v1/me), not in use until a proof of it promotes it.")
+    pending_phone_number = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="The person's new number (PATCH /v1/me), not in use until a proof of it promotes it.")
     email_verification_proof = serializers.CharField(
         write_only=True, required=False, max_length=2000,
-        help_text="From POST /v1/email-verifications/{id}:confirm: sets `email_verified` if the address is the proven one.")
+        help_text="From POST /v1/email-verifications/{id}:confirm: sets `email_verified` if the address is the "
+                  "proven one, or makes a proven `pending_email` the address.")
     phone_verification_proof = serializers.CharField(
         write_only=True, required=False, max_length=2000,
-        help_text="From POST /v1/phone-verifications/{id}:confirm: sets `phone_verified` if the number is the proven one.")
+        help_text="From POST /v1/phone-verifications/{id}:confirm: sets `phone_verified` if the number is the "
+                  "proven one, or makes a proven `pending_phone_number` the number.")
 
     class Meta:
         model = User
         fields = [
-            "id", "username", "email", "email_verified", "phone_number", "phone_verified", "first_name",
-            "last_name", "enabled", "deactivated_at", "attributes", "roles", "groups", "created_at", "updated_at",
-            "email_verification_proof", "phone_verification_proof",
+            "id", "username", "email", "email_verified", "pending_email", "phone_number", "phone_verified",
+            "pending_phone_number", "first_name", "last_name", "enabled", "deactivated_at", "attributes", "roles",
+            "groups", "created_at", "updated_at", "email_verification_proof", "phone_verification_proof",
         ]
         read_only_fields = ["id", "deactivated_at", "created_at", "updated_at"]
         extra_kwargs = {"username": {"validators": []}}
         validators = []  # uniqueness is the database's job (409), not a racy pre-check (400)
 
     def to_representation(self, user):
-        """What DRF renders for these fields, without building the serializer's 17 field objects
+        """What DRF renders for these fields, without building the serializer's 19 field objects
         for every instance: on a lookup that costs more than the database does. The test
         `test_fast_representation_matches_drf` holds the two equal."""
         return {
@@ -49,8 +57,10 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
             "username": user.username,
             "email": user.email,
             "email_verified": user.email_verified,
+            "pending_email": user.pending_email,
             "phone_number": user.phone_number,
             "phone_verified": user.phone_verified,
+            "pending_phone_number": user.pending_phone_number,
             "first_name": user.first_name,
             "last_name": user.last_name,
             "enabled": user.is_active,
@@ -84,22 +94,18 @@ class UserSerializer(StrictSerializer, serializers.ModelSerializer):
     def validate_attributes(self, value):
         return services.validate_attributes(value)
 
-    PROOFS = [("email_verification_proof", "email", "email_verified"),
-              ("phone_verification_proof", "phone_number", "phone_verified")]
+    def proven_values(self, attrs) -> dict[str, str]:
+        """Takes the proofs out of `attrs`: the value each vouches for, by the field it is about."""
+        proven = {}
+        for field, proof_field in services.PROOF_FIELDS.items():
+            proof = attrs.pop(proof_field, None)
+            if proof:
+                channel = "email" if field == "email" else "sms"
+                proven[field] = verification.check_proof(self.context["tenant"], channel, proof, proof_field)
+        return proven
 
     def validate(self, attrs):
-        """A verification proof sets its flag when it vouches for the user's value after this write."""
-        for proof_field, value_field, flag in self.PROOFS:
-            proof = attrs.pop(proof_field, None)
-            if not proof:
-                continue
-            channel = "email" if value_field == "email" else "sms"
-            proven = verification.check_proof(self.context["tenant"], channel, proof, proof_field)
-            value = attrs[value_field] if value_field in attrs else getattr(self.instance, value_field, None)
-            if value != proven:
-                raise serializers.ValidationError({proof_field: [f"This proof is for another {value_field}."]})
-            attrs[flag] = True
-        return attrs
+        return services.apply_proofs(self.instance, attrs, self.proven_values(attrs))
 
     def update(self, instance, validated_data):
         return services.update_user(instance, validated_data, replace=not self.partial)

@@ -165,8 +165,8 @@ def _valid(serializer_class, request):
 
 
 def _accepted(what):
-    return Response({"status": "accepted", "message": f"If this {what} belongs to an active user, a message is on "
-                                                      "its way."}, status=status.HTTP_202_ACCEPTED)
+    return Response({"status": "accepted", "message": f"If this {what} is the verified {what} of an active user, a "
+                                                      "message is on its way."}, status=status.HTTP_202_ACCEPTED)
 
 
 class VerificationViewSet(TenantViewSet):
@@ -232,7 +232,8 @@ class VerificationViewSet(TenantViewSet):
 
     @extend_schema(
         summary="E-mail a magic sign-in link", operation_id="magic_links_create",
-        description="Replaces the former GraphQL `magicEmailLogin`. The same 202 whether or not a user has the address; the link "
+        description="Replaces the former GraphQL `magicEmailLogin`. Only a verified address is sent a link (never an "
+                    "unverified or pending one); the same 202 whether or not it is sent. The link "
                     "(`MAGIC_LINK_URL_TEMPLATE`) works once, for 24 hours.",
         request=MagicLinkRequestSerializer,
         responses={202: AcceptedSerializer, **ERRORS, **THROTTLED},
@@ -245,7 +246,8 @@ class VerificationViewSet(TenantViewSet):
 
     @extend_schema(
         summary="Sign in with a magic link's token", operation_id="magic_links_redeem",
-        description="Single use. Any failure (unknown, expired, used) is the same 400. Marks the e-mail verified.",
+        description="Single use. Any failure (unknown, expired, used, the address changed or no longer verified) is "
+                    "the same 400.",
         request=RedeemLinkSerializer, responses={200: SignedInSerializer, **ERRORS},
     )
     def magic_link_redeem(self, request):
@@ -254,8 +256,9 @@ class VerificationViewSet(TenantViewSet):
 
     @extend_schema(
         summary="Text a sign-in code", operation_id="magic_sms_create",
-        description="Replaces the former GraphQL `magicSmsCode`. The same 202 whether or not a user has the number; the 6-digit "
-                    "code lives 10 minutes and allows 5 tries.",
+        description="Replaces the former GraphQL `magicSmsCode`. Only a verified number is sent a code (never an "
+                    "unverified or pending one); the same 202 whether or not it is sent. The 6-digit code lives 10 "
+                    "minutes and allows 5 tries.",
         request=MagicSmsRequestSerializer,
         responses={202: AcceptedSerializer, **ERRORS, **THROTTLED},
     )
@@ -268,7 +271,7 @@ class VerificationViewSet(TenantViewSet):
     @extend_schema(
         summary="Sign in with a texted code", operation_id="magic_sms_redeem",
         description="Replaces the former GraphQL `magicSmsLogin`. Only the number's newest code counts; each call spends one of its "
-                    "5 tries. Any failure is the same 400. Marks the phone number verified.",
+                    "5 tries. Any failure (the number changed or no longer verified included) is the same 400.",
         request=RedeemSmsSerializer, responses={200: SignedInSerializer, **ERRORS},
     )
     def magic_sms_redeem(self, request):

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             user = User.objects.filter(tenant=demo, username=username).first()
             if user is None:
                 user = services.create_user(demo, username=username, email=email, first_name=first, last_name=last,
-                                            phone_number=phone, email_verified=True)
+                                            phone_number=phone, email_verified=True, phone_verified=phone is not None)
             services.set_password(user, user_password)
             services.set_user_roles(user, roles)
 
