@@ -180,6 +180,10 @@ OIDC_ISSUER_CACHE_SECONDS = env_int("OIDC_ISSUER_CACHE_SECONDS", 60)
 OIDC_JWKS_TIMEOUT_SECONDS = env_int("OIDC_JWKS_TIMEOUT_SECONDS", 2)
 OIDC_JWKS_RETRY_MIN_SECONDS = 1
 OIDC_JWKS_RETRY_MAX_SECONDS = env_int("OIDC_JWKS_RETRY_MAX_SECONDS", 60)
+# Proxies of our own in front of the backend, each appending to X-Forwarded-For: the client's address
+# is the Nth entry from the right. 0 ignores the header (the connection's address counts).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 
 LOGGING = {
     "version": 1,
