@@ -184,6 +184,9 @@ OIDC_JWKS_RETRY_MAX_SECONDS = env_int("OIDC_JWKS_RETRY_MAX_SECONDS", 60)
 # is the Nth entry from the right. 0 ignores the header (the connection's address counts).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+# The admin's messages carry secrets shown once (API client and reset tokens): keep them in the
+# server-side session, not in a signed but readable cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {
     "version": 1,
