@@ -174,7 +174,7 @@ OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600)
 OIDC_JWKS_MIN_REFETCH_SECONDS = 10
 OIDC_ISSUER_CACHE_SECONDS = env_int("OIDC_ISSUER_CACHE_SECONDS", 60)
 
-# --- Security hardening: realms' keys, client addresses, the admin's sign-in, HTTPS (README "Security") ---
+# --- Security hardening: realms' keys, client addresses, the admin's sign-in, HTTPS (README "Security settings") ---
 # A realm's JWKS fetch gives up after this many seconds in all; a failed one is not repeated before a
 # pause that doubles from 1 s up to the cap, so a realm that is down slows down nobody else's tokens.
 OIDC_JWKS_TIMEOUT_SECONDS = env_int("OIDC_JWKS_TIMEOUT_SECONDS", 2)
