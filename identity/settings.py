@@ -181,8 +181,39 @@ OIDC_ALLOWED_ALGORITHMS = ["RS256", "ES256"]
 OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 30)
 OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600)
 OIDC_JWKS_MIN_REFETCH_SECONDS = 10
-OIDC_JWKS_TIMEOUT_SECONDS = 5
 OIDC_ISSUER_CACHE_SECONDS = env_int("OIDC_ISSUER_CACHE_SECONDS", 60)
+
+# --- Security hardening: realms' keys, client addresses, the admin's sign-in, HTTPS (README "Security settings") ---
+# A realm's JWKS fetch gives up after this many seconds in all; a failed one is not repeated before a
+# pause that doubles from 1 s up to the cap, so a realm that is down slows down nobody else's tokens.
+OIDC_JWKS_TIMEOUT_SECONDS = env_int("OIDC_JWKS_TIMEOUT_SECONDS", 2)
+OIDC_JWKS_RETRY_MIN_SECONDS = 1
+OIDC_JWKS_RETRY_MAX_SECONDS = env_int("OIDC_JWKS_RETRY_MAX_SECONDS", 60)
+# Proxies of our own in front of the backend, each appending to X-Forwarded-For: the client's address
+# is the Nth entry from the right. 0 ignores the header (the connection's address counts).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+# The admin's messages carry secrets shown once (API client and reset tokens): keep them in the
+# server-side session, not in a signed but readable cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# The admin's password form: after this many failed passwords for one login name, or from one client
+# address, within the window, both are refused (the right password too) until the window passes.
+ADMIN_LOGIN_FAILURES_PER_USERNAME = env_int("ADMIN_LOGIN_FAILURES_PER_USERNAME", 5)
+ADMIN_LOGIN_FAILURES_PER_IP = env_int("ADMIN_LOGIN_FAILURES_PER_IP", 20)
+ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# HTTPS: secure by default unless DEBUG (so `make run` works over http); `check --deploy` is clean.
+# Plain-HTTP health probes of a load balancer are not redirected.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only name
+# one that the proxy always sets or overwrites, or any caller could claim HTTPS.
+_proxy_ssl_header = os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None)
 
 LOGGING = {
     "version": 1,

@@ -3,11 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 
+from identity.api.permissions import SchemaReader
 from identity.health import healthz, readyz
 from keycloak_bridge import admin_sso
 from profiles import share
 from users.api.authentication import ApiClientAuthentication
-from identity.api.permissions import SchemaReader
+from users.forms import OperatorAuthenticationForm
 
 # The schema and its UI are for operators (admin session) and API clients, not the public.
 schema_access = {
@@ -15,9 +16,10 @@ schema_access = {
     "permission_classes": [SchemaReader],
 }
 
-# Operators' sign-in: "Sign in with Keycloak" above the password form, and a logout that also ends
-# the Keycloak session (keycloak_bridge/admin_sso.py).
+# Operators' sign-in: "Sign in with Keycloak" above the password form (which locks out after a few
+# failures), and a logout that also ends the Keycloak session (keycloak_bridge/admin_sso.py).
 admin.site.login_template = "admin/sso_login.html"
+admin.site.login_form = OperatorAuthenticationForm
 
 urlpatterns = [
     path("admin/login/", admin_sso.admin_login),

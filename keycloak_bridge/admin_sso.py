@@ -6,11 +6,13 @@ client ``identity-admin`` of the realm whose issuer is ``ADMIN_OIDC_ISSUER``. Wh
 - **Who.** The operator is the backend user whose id is the token's ``sub``, in the tenant whose
   ``oidc_issuer`` is ``ADMIN_OIDC_ISSUER``. Nobody is ever created from a token: an unknown ``sub``,
   another tenant's user or a deactivated user cannot sign in.
-- **Staff rights come from backend roles**, read at each sign-in: ``is_staff`` is having the role
-  ``ADMIN_OIDC_STAFF_ROLE`` (``operator``), ``is_superuser`` having ``ADMIN_OIDC_SUPERUSER_ROLE``
-  (``superuser``). Both flags are rewritten at every sign-in, so a role taken away counts at the next
-  one. A user without the staff role is refused. What a staff member may do inside the admin is
-  still Django's groups and permissions (or everything, for a superuser).
+- **Staff rights come from backend roles**, read at each sign-in and at each request of the session:
+  ``is_staff`` is having the role ``ADMIN_OIDC_STAFF_ROLE`` (``operator``), ``is_superuser`` having
+  ``ADMIN_OIDC_SUPERUSER_ROLE`` (``superuser``). Both flags are rewritten when they differ, so a role
+  taken away counts at the next request. A user without the staff role is refused. What a staff
+  member may do inside the admin is still Django's groups and permissions (or everything, for a
+  superuser). Users of this realm's tenant cannot use the password form at all
+  (``users.backends.OperatorBackend``): it would skip Keycloak's MFA and outlive their roles.
 - **Tokens.** The ID token is checked by mozilla-django-oidc (RS256 signature against the realm's
   keys, expiry, nonce) and here (``iss`` is the configured issuer, ``aud`` holds our client id);
   the userinfo answer must name the same ``sub``. The ID token is kept in the session, for logout.
@@ -110,8 +112,11 @@ class AdminOIDCBackend(OIDCAuthenticationBackend):
         return user
 
     def get_user(self, user_id):
-        # Django's check (a deactivated user's session ends), not mozilla-django-oidc's plain lookup.
-        return ModelBackend.get_user(self, user_id)
+        """The session's operator with staff flags re-read from their roles at every request, so a
+        role taken away ends (or narrows) an open admin session at once; a deactivated user's
+        session ends (Django's check, not mozilla-django-oidc's plain lookup)."""
+        user = ModelBackend.get_user(self, user_id)
+        return self.update_user(user, {}) if user is not None else None
 
 
 def keycloak_logout_url(request) -> str:

@@ -6,7 +6,10 @@ A token is accepted only if
 - its `iss` is the issuer of a known tenant (only then is that realm's JWKS fetched, so a token
   cannot make the backend fetch arbitrary URLs);
 - the signature verifies with a key of that realm's JWKS, fetched once and cached, and fetched
-  again when a token names an unknown `kid` (a key rotation), at most every few seconds;
+  again when a token names an unknown `kid` (a key rotation), at most every few seconds. Each realm
+  fetches under its own lock with a short timeout, and a failed fetch is not repeated before a
+  pause that doubles up to a cap: a realm whose keys are slow or down delays nobody else's tokens,
+  and bad tokens cannot turn into a stream of fetches;
 - `aud` holds the API's audience, `exp`/`nbf` hold with a small leeway, and `typ` is `Bearer`
   (an ID token or a refresh token is not an access token).
 """
@@ -15,17 +18,19 @@ import json
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 from django.conf import settings
 
 from users.models import Tenant
 
-_lock = threading.Lock()
+_clock = time.monotonic  # what cache and retry decisions read; tests move it
+_key_sets_lock = threading.Lock()  # guards only the dict below, never held during a fetch
 _key_sets: dict[str, "_KeySet"] = {}
 _issuers: dict[str, tuple[float, int | None]] = {}
 _ISSUER_CACHE_SIZE = 1024
+_MAX_JWKS_BYTES = 1 << 20
 
 
 class InvalidToken(Exception):
@@ -34,20 +39,53 @@ class InvalidToken(Exception):
 
 @dataclass
 class _KeySet:
-    keys: dict[str, jwt.PyJWK]
-    fetched_at: float
+    """One realm's keys. Its own lock serialises its fetches, so a slow or failing realm holds up
+    only its own tokens; a failed fetch sets `retry_at`, so bad tokens cannot make it fetch again
+    and again (the pause doubles from OIDC_JWKS_RETRY_MIN_SECONDS up to OIDC_JWKS_RETRY_MAX_SECONDS)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
+    fetched_at: float | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+
+    def wants_fetch(self, kid: str | None, now: float) -> bool:
+        if self.fetched_at is None or now - self.fetched_at > settings.OIDC_JWKS_CACHE_SECONDS:
+            return True
+        # An unknown kid may be a key rotation: look again, but at most every few seconds.
+        return kid not in self.keys and now - self.fetched_at > settings.OIDC_JWKS_MIN_REFETCH_SECONDS
+
+    def refresh(self, issuer: str, now: float):
+        if now < self.retry_at:
+            raise InvalidToken(f"the realm's keys are unavailable; next try in {self.retry_at - now:.1f} s")
+        try:
+            keys = _fetch_keys(issuer)
+        except InvalidToken:
+            self.failures += 1
+            pause = settings.OIDC_JWKS_RETRY_MIN_SECONDS * 2 ** min(self.failures - 1, 30)
+            self.retry_at = _clock() + min(pause, settings.OIDC_JWKS_RETRY_MAX_SECONDS)
+            raise
+        self.keys, self.fetched_at, self.failures, self.retry_at = keys, _clock(), 0, 0.0
 
 
 def _fetch_keys(issuer: str) -> dict[str, jwt.PyJWK]:
+    """The realm's signing keys, read within OIDC_JWKS_TIMEOUT_SECONDS in all (not per read)."""
     url = f"{issuer}/protocol/openid-connect/certs"
+    timeout = settings.OIDC_JWKS_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
     try:
-        with urllib.request.urlopen(url, timeout=settings.OIDC_JWKS_TIMEOUT_SECONDS) as response:
-            document = json.load(response)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = b""
+            while chunk := response.read1(65536):
+                body += chunk
+                if len(body) > _MAX_JWKS_BYTES or time.monotonic() > deadline:
+                    raise ValueError("too large or too slow")
+        document = json.loads(body)
     except (OSError, ValueError) as error:
         raise InvalidToken(f"the realm's keys could not be fetched from {url}: {error}") from None
     keys = {}
-    for data in document.get("keys", []):
-        if data.get("use", "sig") != "sig" or "kid" not in data:
+    for data in document.get("keys", []) if isinstance(document, dict) else []:
+        if not isinstance(data, dict) or data.get("use", "sig") != "sig" or "kid" not in data:
             continue
         try:
             keys[data["kid"]] = jwt.PyJWK(data)
@@ -56,15 +94,21 @@ def _fetch_keys(issuer: str) -> dict[str, jwt.PyJWK]:
     return keys
 
 
-def _signing_key(issuer: str, kid: str | None) -> jwt.PyJWK:
-    now = time.monotonic()
-    with _lock:
+def _key_set(issuer: str) -> _KeySet:
+    with _key_sets_lock:
         key_set = _key_sets.get(issuer)
-        stale = key_set is None or now - key_set.fetched_at > settings.OIDC_JWKS_CACHE_SECONDS
-        unknown = key_set is not None and kid not in key_set.keys
-        may_refetch = key_set is None or now - key_set.fetched_at > settings.OIDC_JWKS_MIN_REFETCH_SECONDS
-        if stale or (unknown and may_refetch):
-            key_set = _key_sets[issuer] = _KeySet(_fetch_keys(issuer), now)
+        if key_set is None:
+            key_set = _key_sets[issuer] = _KeySet()
+        return key_set
+
+
+def _signing_key(issuer: str, kid: str | None) -> jwt.PyJWK:
+    key_set = _key_set(issuer)
+    if key_set.wants_fetch(kid, _clock()):
+        with key_set.lock:
+            now = _clock()
+            if key_set.wants_fetch(kid, now):  # unless another thread fetched while this one waited
+                key_set.refresh(issuer, now)
     key = key_set.keys.get(kid)
     if key is None:
         raise InvalidToken(f"no key {kid!r} in the realm's keys")

@@ -78,9 +78,10 @@ def test_the_button_starts_the_code_flow_with_pkce(client, sso):
     assert client.session["oidc_login_next"] == "/admin/users/user/"
 
 
-def test_password_login_is_a_fallback_by_default(client, sso, tenant):
-    user = person(tenant, is_staff=True)
-    response = client.post("/admin/login/", {"username": f"acme/{user.username}", "password": PASSWORD,
+def test_password_login_is_a_fallback_by_default(client, sso, other_tenant):
+    # For operators outside the realm's tenant: its own users sign in with Keycloak only.
+    user = person(other_tenant, is_staff=True)
+    response = client.post("/admin/login/", {"username": f"globex/{user.username}", "password": PASSWORD,
                                              "next": "/admin/"})
     assert response.status_code == 302 and client.session[SESSION_KEY] == str(user.pk)
 
@@ -241,9 +242,9 @@ def test_logout_after_keycloak_sign_in_ends_the_keycloak_session(client, sso, te
     assert client.get("/admin/").status_code == 302
 
 
-def test_logout_after_password_sign_in_is_local(client, sso, tenant):
-    user = person(tenant, is_staff=True)
-    assert client.login(username=f"acme/{user.username}", password=PASSWORD)
+def test_logout_after_password_sign_in_is_local(client, sso, other_tenant):
+    user = person(other_tenant, is_staff=True)
+    assert client.login(username=f"globex/{user.username}", password=PASSWORD)
     response = client.post("/admin/logout/")
     assert response.status_code == 200 and b"Log in again" in response.content
     assert SESSION_KEY not in client.session

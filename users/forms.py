@@ -1,7 +1,9 @@
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.core.exceptions import ValidationError
 
-from . import services
+from . import backends, services
 from .models import User
 
 
@@ -31,3 +33,22 @@ class UserChangeForm(NormalisedFieldsMixin, DjangoUserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+class OperatorAuthenticationForm(AdminAuthenticationForm):
+    """The admin's password form: says so when the login name or address is locked out
+    (`users.backends.OperatorBackend` refuses the password then, right or wrong)."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "locked_out": "Too many failed sign-ins for this account or from your address. Try again in "
+                      "%(minutes)s min; until then every password is refused, even the right one.",
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        wait = backends.lockout_remaining(username, self.request) if username else 0
+        if wait:
+            raise ValidationError(self.error_messages["locked_out"], code="locked_out",
+                                  params={"minutes": -(-wait // 60)})
+        return super().clean()

@@ -192,6 +192,7 @@ class ApiClient(models.Model):
         ("profiles:write", "Change profiles and act as their tenant's admin (deleted profiles included)"),
         ("verification:write", "Send and confirm verification codes; issue and redeem magic sign-in links and codes"),
         ("audit:read", "Read the tenant's audit trail"),
+        ("verification:client-ip", "Name the end user's IP (client_ip) in sends: for relays such as the Keycloak provider"),
     ]
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")

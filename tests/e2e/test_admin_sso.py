@@ -109,11 +109,14 @@ def test_a_user_unknown_to_the_backend_cannot_sign_in(page, backend, realm, e2e_
 
 def test_the_password_form_stays_as_a_fallback(page, backend, realm, e2e_tenant):
     from users import services
+    from users.models import Tenant
 
-    operator = services.create_user(e2e_tenant, username=f"pw{uuid.uuid4().hex[:8]}", is_staff=True)
+    # For operators outside the realm's tenant: its own users sign in with Keycloak only.
+    elsewhere = Tenant.objects.create(slug=f"ops{uuid.uuid4().hex[:6]}", display_name="Operators")
+    operator = services.create_user(elsewhere, username=f"pw{uuid.uuid4().hex[:8]}", is_staff=True)
     services.set_password(operator, PASSWORD)
     page.goto(f"{backend.url}/admin/login/")
-    page.fill("#id_username", f"{e2e_tenant.slug}/{operator.username}")
+    page.fill("#id_username", f"{elsewhere.slug}/{operator.username}")
     page.fill("#id_password", PASSWORD)
     page.click("#login-form input[type=submit]")
     page.wait_for_url(f"{backend.url}/admin/")

@@ -3,9 +3,11 @@
 
 Callers are services holding the `verification:write` scope: the Keycloak authenticators (with the
 provider's client token, so the tenant is the token's) and frontends' servers. Because those calls
-come from a server, the end user's address is the body's optional `client_ip`; without it, the
-connection's address is used. Sends are throttled per number or address and per client IP (429
-with Retry-After), counted in the shared database cache, the same for known and unknown values.
+come from a server, a relay (a client that also holds `verification:client-ip`, as the provider's
+does) names the end user's address in the body's `client_ip`; from anyone else that field is a 400,
+since it would let a caller pick the address it is throttled by. Otherwise the connection's address
+counts (past TRUSTED_PROXY_COUNT proxies). Sends are throttled per number or address and per client
+IP (429 with Retry-After), counted in the shared database cache, the same for known and unknown values.
 """
 
 from django.conf import settings
@@ -22,14 +24,17 @@ from identity.api.errors import ERRORS, ErrorSerializer
 from identity.api.serializers import StrictSerializer
 from identity.api.viewsets import TenantViewSet
 from users import delivery, services, verification
+from users.api.throttling import client_ip
 from users.models import Verification
 
 SCOPE = "verification:write"
+RELAY_SCOPE = "verification:client-ip"
 THROTTLED = {429: OpenApiResponse(ErrorSerializer, description="Too many sends to this value or from this IP.")}
 UNDELIVERED = {503: OpenApiResponse(ErrorSerializer, description="The SMS or e-mail service failed; try again.")}
 CLIENT_IP = serializers.IPAddressField(
     required=False, allow_null=True, default=None,
-    help_text="The end user's IP, when a server calls on their behalf (throttling and records).")
+    help_text="The end user's IP, when a server calls on their behalf (throttling and records); only from "
+              f"clients with the `{RELAY_SCOPE}` scope, such as the Keycloak provider.")
 
 
 class DeliveryFailed(APIException):
@@ -141,18 +146,37 @@ class SendPerDestinationThrottle(SimpleRateThrottle):
 
 
 class SendPerIpThrottle(SimpleRateThrottle):
+    """Sends per end user's address: a relay's `client_ip`, else the connection's (never a header
+    or body field that any caller can make up)."""
+
     scope = "verification_ip"
 
     def get_rate(self):
         return settings.VERIFICATION_SEND_RATE_PER_IP
 
     def get_cache_key(self, request, view):
-        field = serializers.IPAddressField()
-        try:
-            ip = field.run_validation(request.data.get("client_ip")) if request.data.get("client_ip") else None
-        except serializers.ValidationError:
-            ip = None
-        return self.cache_format % {"scope": self.scope, "ident": ip or self.get_ident(request)}
+        ip = None
+        if _is_relay(request) and request.data.get("client_ip"):
+            try:
+                ip = serializers.IPAddressField().run_validation(request.data.get("client_ip"))
+            except serializers.ValidationError:
+                pass  # the view answers 400
+        return self.cache_format % {"scope": self.scope, "ident": ip or client_ip(request)}
+
+
+def _is_relay(request) -> bool:
+    return RELAY_SCOPE in request.auth.scopes
+
+
+def _end_user_ip(request, data) -> str | None:
+    """The body's `client_ip` from a relay, else the connection's address."""
+    if data["client_ip"]:
+        if not _is_relay(request):
+            raise serializers.ValidationError({"client_ip": [
+                f"Only clients with the '{RELAY_SCOPE}' scope (such as the Keycloak provider) may name the end "
+                "user's address; leave it out to be counted by your own."]})
+        return data["client_ip"]
+    return client_ip(request)
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -176,10 +200,10 @@ class VerificationViewSet(TenantViewSet):
     def get_throttles(self):
         return [SendPerDestinationThrottle(), SendPerIpThrottle()] if self.action in SEND_ACTIONS else []
 
-    def _start(self, channel, value, request, link=False, ip=None):
+    def _start(self, channel, value, request, data, link=False):
+        ip = _end_user_ip(request, data)
         try:
-            row = verification.start_verification(self.tenant, channel, value, link=link,
-                                                  ip=ip or request.META.get("REMOTE_ADDR"))
+            row = verification.start_verification(self.tenant, channel, value, link=link, ip=ip)
         except delivery.DeliveryError as error:
             raise DeliveryFailed(str(error)) from None
         return Response(VerificationSerializer(row).data, status=status.HTTP_201_CREATED)
@@ -199,7 +223,7 @@ class VerificationViewSet(TenantViewSet):
     )
     def phone_create(self, request):
         data = _valid(PhoneVerificationRequestSerializer, request)
-        return self._start(Verification.SMS, data["phone_number"], request, ip=data["client_ip"])
+        return self._start(Verification.SMS, data["phone_number"], request, data)
 
     @extend_schema(
         summary="Confirm a phone number's code", operation_id="phone_verifications_confirm",
@@ -219,8 +243,7 @@ class VerificationViewSet(TenantViewSet):
     )
     def email_create(self, request):
         data = _valid(EmailVerificationRequestSerializer, request)
-        return self._start(Verification.EMAIL, data["email"], request, link=data["method"] == "link",
-                           ip=data["client_ip"])
+        return self._start(Verification.EMAIL, data["email"], request, data, link=data["method"] == "link")
 
     @extend_schema(
         summary="Confirm an e-mail address's code or link", operation_id="email_verifications_confirm",
@@ -241,7 +264,7 @@ class VerificationViewSet(TenantViewSet):
     def magic_link(self, request):
         data = _valid(MagicLinkRequestSerializer, request)
         verification.request_magic_link(self.tenant, data["email"], state=data["state"],
-                                        ip=data["client_ip"] or request.META.get("REMOTE_ADDR"))
+                                        ip=_end_user_ip(request, data))
         return _accepted("address")
 
     @extend_schema(
@@ -264,8 +287,7 @@ class VerificationViewSet(TenantViewSet):
     )
     def magic_sms(self, request):
         data = _valid(MagicSmsRequestSerializer, request)
-        verification.request_magic_sms(self.tenant, data["phone_number"],
-                                       ip=data["client_ip"] or request.META.get("REMOTE_ADDR"))
+        verification.request_magic_sms(self.tenant, data["phone_number"], ip=_end_user_ip(request, data))
         return _accepted("number")
 
     @extend_schema(
