@@ -145,8 +145,8 @@ class TestAPerson:
         assert r.status_code == 200, r.json()
         event = only_event(action="user.updated")
         assert (event.actor_kind, event.actor_id, event.actor_display) == ("person", str(user.pk), user.username)
-        assert event.changes == {"email": {"old": "old@example.com", "new": "new@example.com"},
-                                 "email_verified": {"old": True, "new": False}}
+        # A person's new address waits, unproven, beside the live one.
+        assert event.changes == {"pending_email": {"old": None, "new": "new@example.com"}}
         assert re.fullmatch(r"[0-9a-f]{32}", event.request_id) and r.headers["X-Request-ID"] == event.request_id
 
     def test_a_persons_fan_profile_change(self, tenant):
