@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from users.admin import EstimatedCountPaginator
+from users.admin import ReadOnlyAdmin
 from users.models import Tenant
 
 from . import recording
@@ -23,7 +23,7 @@ class ActionFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["time", "tenant", "actor_kind", "actor_display", "action", "object_type", "object_id", "ip",
                     "request_id"]
     list_filter = ["tenant", "actor_kind", ActionFilter, "time"]
@@ -31,8 +31,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["object_id"]  # the real search is get_search_results
     search_help_text = "An object's id, exactly (a user's UUID, a role's number…)."
     ordering = ["-time", "-id"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     fields = ["time", "tenant", "actor_kind", "actor_id", "actor_display", "action", "object_type", "object_id",
               "changes", "ip", "request_id"]
     readonly_fields = fields
@@ -44,12 +42,3 @@ class AuditEventAdmin(admin.ModelAdmin):
             return queryset, False
         tenants = list(Tenant.objects.values_list("pk", flat=True))
         return queryset.filter(tenant_id__in=tenants, object_id=term), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

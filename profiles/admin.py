@@ -7,7 +7,7 @@ from django.db import models
 
 from audit.admin_hooks import RowAsRead
 from users import search as user_search
-from users.admin import EstimatedCountPaginator
+from users.admin import BigTableAdmin, ReadOnlyAdmin
 
 from . import services
 from .models import (
@@ -33,24 +33,6 @@ URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 def _matching_users(term: str):
     """User ids matching a Keycloak-style search term, through the users app's indexed search."""
     return user_search.search_users(None, user_search.UserCriteria(search=term)).values("pk")
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
-
-
-class ReadOnlyAdmin(BigTableAdmin):
-    """Rows that only the services write (their counters and audit depend on it)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CelebrityProfileForm(forms.ModelForm):

@@ -1,4 +1,5 @@
 import itertools
+import types
 
 import pytest
 from rest_framework.test import APIClient
@@ -7,6 +8,7 @@ pytest.register_assert_rewrite("tests.access")  # the shared access checks (befo
 
 from tests.factories import TenantFactory  # noqa: E402
 from users import services  # noqa: E402
+from users.models import User  # noqa: E402
 
 ALL_SCOPES = ["users:read", "users:write", "credentials:verify"]
 _names = itertools.count()
@@ -20,6 +22,27 @@ def tenant(db):
 @pytest.fixture
 def other_tenant(db):
     return TenantFactory(slug="globex")
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """`frozen_clock(module, now)` makes `module._clock()` answer `.now` of what it returns, which
+    the test moves: throttles and back-offs are tested without waiting."""
+
+    def freeze(module, now: float):
+        clock = types.SimpleNamespace(now=now)
+        monkeypatch.setattr(module, "_clock", lambda: clock.now, raising=False)
+        return clock
+
+    return freeze
+
+
+@pytest.fixture
+def operator(client, db):
+    """A superuser signed in to the admin through `client`."""
+    user = User.objects.create_superuser("root", "root@example.com", "an operator passphrase")
+    client.force_login(user)
+    return user
 
 
 @pytest.fixture
@@ -51,7 +74,7 @@ def other_api(other_tenant, make_client):
 import http.server  # noqa: E402
 import json  # noqa: E402
 
-from tests.local_server import serving  # noqa: E402
+from tests.local_server import JsonHandler, serving  # noqa: E402
 
 PROFILE_SCOPES = ["profiles:read", "profiles:write"]
 
@@ -91,7 +114,7 @@ def fake_http_server():
 
     state = Server()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def _handle(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -99,17 +122,9 @@ def fake_http_server():
             state.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                    "body": body})
             status, answer = state.respond(self.command, self.path, self.headers, body)
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.answer(status, answer)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        def log_message(self, *args):
-            pass
 
     with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler), state):
         yield state

@@ -3,7 +3,6 @@
 import base64
 import contextlib
 import http.server
-import json
 import re
 import time
 import uuid
@@ -11,7 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.local_server import serving
+from tests.local_server import JsonHandler, serving
 
 ACCOUNT_SID = "AC00000000000000000000000000000001"
 AUTH_TOKEN = "fake-twilio-auth-token"
@@ -43,31 +42,20 @@ class FakeTwilio:
 def _serve(state: FakeTwilio):
     expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             state.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers)})
             if self.path != f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json":
-                return self._answer(404, {"code": 20404, "message": "The requested resource was not found"})
+                return self.answer(404, {"code": 20404, "message": "The requested resource was not found"})
             if self.headers.get("Authorization") != expected_auth:
-                return self._answer(401, {"code": 20003, "message": "Authenticate"})
+                return self.answer(401, {"code": 20003, "message": "Authenticate"})
             if state.fail_with:
-                return self._answer(state.fail_with, {"code": 21211, "message": "Refused"})
+                return self.answer(state.fail_with, {"code": 21211, "message": "Refused"})
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             state.messages.append(form)
-            self._answer(201, {"sid": f"SM{uuid.uuid4().hex}", "status": "queued", "to": form.get("To"),
+            self.answer(201, {"sid": f"SM{uuid.uuid4().hex}", "status": "queued", "to": form.get("To"),
                                "body": form.get("Body")})
-
-        def _answer(self, status, body):
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
 
     return http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 

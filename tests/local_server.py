@@ -1,7 +1,24 @@
 """Fakes of third-party HTTP services run in the test process, on 127.0.0.1."""
 
 import contextlib
+import http.server
+import json
 import threading
+
+
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A quiet request handler that answers JSON, as the services the fakes stand for do."""
+
+    def answer(self, status: int, body) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
 
 
 @contextlib.contextmanager

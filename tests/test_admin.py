@@ -4,19 +4,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import GroupFactory, RoleFactory, TenantFactory, UserFactory
+from tests.factories import GroupFactory, RoleFactory, UserFactory
 from users import admin as users_admin
-from users.models import ApiClient, User, UserLogin
+from users.models import ApiClient, User
 from users import services
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def operator(client, tenant):
-    user = User.objects.create_superuser("root", "root@example.com", "an operator passphrase")
-    client.force_login(user)
-    return user
 
 
 def test_operator_signs_in_with_tenant_and_username(client, tenant):

@@ -10,16 +10,10 @@ from audit.models import AuditEvent
 from profiles import services as profile_services
 from tests.factories import GroupFactory, RoleFactory, UserFactory
 from users import services
-from users.models import ApiClient, Role, User
+from users.models import Role, User
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def operator(client):
-    user = User.objects.create_superuser("root", "root@example.com", "an operator passphrase")
-    client.force_login(user)
-    return user
 
 
 def events(**filters):

@@ -7,7 +7,6 @@ from profiles import services
 from profiles.models import CelebrityProfile, FanProfile, IndexPageElement, ProfileStatusHistory, ReferralCode
 from tests.factories import CelebrityProfileFactory, IndexPageElementFactory, ReferralCodeFactory, UserFactory
 from users import admin as users_admin
-from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +16,6 @@ MODELS = ["celebrityprofile", "celebrityprofileimage", "celebrityprofilebanner",
 ADDABLE = {"celebrityprofile", "celebrityprofileimage", "celebrityprofilebanner", "celebrityprofileshortlink",
            "referralcode", "globalpreference", "indexpageelement"}
 
-
-@pytest.fixture
-def operator(client, tenant):
-    user = User.objects.create_superuser("root", "root@example.com", "an operator passphrase")
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

@@ -29,12 +29,8 @@ def limits(settings):
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    class Clock:
-        now = time.time()
-
-    monkeypatch.setattr(backends, "_clock", lambda: Clock.now, raising=False)
-    return Clock
+def clock(frozen_clock):
+    return frozen_clock(backends, time.time())
 
 
 def sign_in(client, username, password, ip="127.0.0.1"):

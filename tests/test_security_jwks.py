@@ -18,7 +18,7 @@ from django.db import connection
 
 from keycloak_bridge import tokens
 from tests.factories import TenantFactory, UserFactory
-from tests.local_server import serving
+from tests.local_server import JsonHandler, serving
 
 AUDIENCE = "identity-api"
 
@@ -52,7 +52,7 @@ class Realms:
 def realms():
     state = Realms()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self):
             name = self.path.split("/")[2]
             state.fetches[name] += 1
@@ -60,19 +60,8 @@ def realms():
                 state.b_arrived.set()
                 state.release.wait(30)
             if name == "b" and state.b_mode == "503":
-                return self._answer(503, {"error": "unavailable"})
-            self._answer(200, state.jwks(name))
-
-        def _answer(self, status, body):
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
+                return self.answer(503, {"error": "unavailable"})
+            self.answer(200, state.jwks(name))
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
@@ -90,14 +79,9 @@ def users(realms):
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """The clock tokens.py decides with; `clock.now` is moved by the test."""
-
-    class Clock:
-        now = time.monotonic()
-
-    monkeypatch.setattr(tokens, "_clock", lambda: Clock.now, raising=False)
-    return Clock
+def clock(frozen_clock):
+    """The clock tokens.py decides with."""
+    return frozen_clock(tokens, time.monotonic())
 
 
 @pytest.mark.django_db

@@ -9,16 +9,9 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.test import RequestFactory
 
 from tests.factories import UserFactory
-from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def operator(client, tenant):
-    user = User.objects.create_superuser("root", "root@example.com", "an operator passphrase")
-    client.force_login(user)
-    return user
 
 
 def cookie_texts(response) -> list[str]:

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from tests.factories import CelebrityProfileFactory, UserFactory
+from tests.factories import UserFactory
 from tests.test_people_access import as_person
 
 pytestmark = pytest.mark.django_db

@@ -34,6 +34,26 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+class BigTableAdmin(admin.ModelAdmin):
+    """Lists of tables that grow to millions of rows: never a full COUNT(*)."""
+
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+
+class ReadOnlyAdmin(BigTableAdmin):
+    """Rows that only the services write (their counters and audit depend on it)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "display_name", "oidc_issuer", "created_at"]
