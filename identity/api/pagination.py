@@ -6,7 +6,6 @@ row; the cursor (`next` link without `offset`) costs one index seek at any depth
 """
 
 import base64
-import binascii
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -115,10 +114,14 @@ class KeysetOrOffsetPagination(BasePagination):
 
     @staticmethod
     def _decode(cursor: str) -> str:
-        try:
-            return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise ValidationError({"cursor": "This cursor is damaged; start again from the first page."})
+        damaged = ValidationError({"cursor": "This cursor is damaged; start again from the first page."})
+        try:  # ValueError covers text that is not ASCII, bad base64 and bytes that are not UTF-8
+            value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        except ValueError:
+            raise damaged from None
+        if "\x00" in value:  # no key holds one, and PostgreSQL compares none
+            raise damaged
+        return value
 
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.next_url})

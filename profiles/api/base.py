@@ -23,7 +23,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from identity.api.errors import ERRORS, ErrorSerializer, conflict
 from identity.api.pagination import PAGING_PARAMS
 from identity.api.permissions import HasScope
-from identity.api.viewsets import TenantViewSet
+from identity.api.viewsets import CheckedUrlMixin, TenantViewSet
 from users.models import Tenant, User
 
 READ = "profiles:read"
@@ -93,7 +93,7 @@ class ProfilesViewSet(StrictFilterMixin, TenantViewSet):
         return is_admin(self.request)
 
 
-class PublicViewSet(StrictFilterMixin, viewsets.GenericViewSet):
+class PublicViewSet(CheckedUrlMixin, StrictFilterMixin, viewsets.GenericViewSet):
     """Anonymous reads; the tenant is the `slug` of the path (credentials, if sent, are ignored)."""
 
     authentication_classes = []
