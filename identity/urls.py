@@ -37,5 +37,6 @@ urlpatterns = [
     path("share/<slug:slug>/events/<str:event_id>", share.event_page, name="share-event"),
 ]
 
+handler400 = "identity.api.errors.json_bad_request"
 handler404 = "identity.api.errors.json_not_found"
 handler500 = "identity.api.errors.json_server_error"

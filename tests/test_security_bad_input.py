@@ -202,3 +202,61 @@ def test_nul_in_a_path_parameter_of_a_user_route_is_400(api, tenant):
 def test_nul_in_a_public_store_code_is_not_found(anon, tenant):
     assert_error(anon.get("/v1/tenants/acme/celebrities/a%00b"), 400, "id_or_store_code")
     assert anon.get("/share/acme/celebrities/a%00b").status_code == 404
+
+
+def test_a_body_over_the_upload_limit_is_400_with_the_error_body(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"username": "big", "attributes": {"a": ["x" * 2000]}})
+    r = api.generic("POST", "/v1/users", body, content_type="application/json")
+    assert_error(r, 400)
+    assert r["Content-Type"] == "application/json"
+
+
+def test_a_picture_in_a_patch_needs_its_url(papi, tenant):
+    profile = CelebrityProfileFactory(user=UserFactory(tenant=tenant, password=None))
+    for field in ("banners", "images"):
+        assert_error(papi.patch(f"/v1/celebrities/{profile.pk}", {field: [{}]}, format="json"), 400, field)
+
+
+# --- what the schema states is what the API holds --------------------------------------------
+
+
+def test_a_request_body_is_a_json_object(make_client, tenant):
+    client = make_client(tenant, ["verification:write"])
+    for body in ("[null, null]", "1", '"text"', "null"):
+        r = client.generic("POST", "/v1/phone-verifications", body, content_type="application/json")
+        assert_error(r, 400)
+
+
+def test_every_paging_alias_given_is_checked(api):
+    assert_error(api.get("/v1/users", {"limit": 10, "max": 5000}), 400, "max")
+    assert_error(api.get("/v1/users", {"offset": 0, "first": -1}), 400, "first")
+    assert_error(api.get("/v1/groups?offset="), 400, "offset")
+    assert api.get("/v1/users", {"limit": 10, "max": 10}).status_code == 200
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/roles", {"name": "r1", "description": 0}, "description"),
+    ("/v1/referral-codes", {"code": "A1", "limit": "5"}, "limit"),
+    ("/v1/referral-codes", {"code": "A1", "limit": True}, "limit"),
+    ("/v1/index-elements", {"element_type": "text", "position": 1, "is_published": "yes"}, "is_published"),
+    ("/v1/index-elements:reorder", {"ids": "not a list"}, "ids"),
+    ("/v1/index-elements:reorder", {"ids": [1]}, "ids"),
+])
+def test_values_have_the_json_type_of_the_schema(api, papi, path, body, field):
+    client = api if path == "/v1/roles" else papi
+    assert_error(client.post(path, body, format="json"), 400, field)
+
+
+def test_a_blank_id_or_choice_filter_is_400_and_a_blank_text_filter_is_none(papi):
+    assert_error(papi.get("/v1/fan-media?media_id="), 400, "media_id")
+    assert_error(papi.get("/v1/fan-media?fan_user_id=%1E"), 400, "fan_user_id")
+    assert_error(papi.get("/v1/referral-codes?assigned_to="), 400, "assigned_to")
+    assert_error(papi.get("/v1/celebrities?status="), 400, "status")
+    assert papi.get("/v1/referral-codes?type=").status_code == 200
+    assert papi.get("/v1/celebrities?q=").status_code == 200
+
+
+def test_a_blank_search_flag_is_400(api):
+    for endpoint in ("users:search", "users:count"):
+        assert_error(api.get(f"/v1/{endpoint}?enabled="), 400, "enabled")

@@ -1,4 +1,4 @@
-"""The JSON that request bodies may hold: bounded nesting, no NUL characters.
+"""The JSON that request bodies may hold: an object, nested boundedly, without NUL characters.
 
 Python's parser recurses once per level, so a body of a few thousand `[` would end in a
 RecursionError (a 500); and PostgreSQL stores no NUL character in text or jsonb, so a string holding
@@ -21,6 +21,8 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from None
         if depth(data) > MAX_DEPTH:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+        if not isinstance(data, dict):  # every endpoint takes an object; code may read fields before validating
+            raise ParseError("JSON parse error - a request body is a JSON object.")
         refuse_nul(data)
         return data
 
