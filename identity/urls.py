@@ -29,7 +29,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("v1/schema", SpectacularAPIView.as_view(**schema_access), name="schema"),
-    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema", **schema_access), name="docs"),
+    # A page: OPTIONS has nothing to describe there (405), and its HTML renderer could render no metadata.
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema", metadata_class=None, **schema_access),
+         name="docs"),
     path("v1/", include("users.api.urls")),
     path("v1/", include("users.api.verification_urls")),
     path("v1/", include("profiles.api.urls")),
@@ -38,5 +40,6 @@ urlpatterns = [
     path("share/<slug:slug>/events/<str:event_id>", share.event_page, name="share-event"),
 ]
 
+handler400 = "identity.api.errors.json_bad_request"
 handler404 = "identity.api.errors.json_not_found"
 handler500 = "identity.api.errors.json_server_error"

@@ -115,7 +115,7 @@ def criteria_from_query(query, ignore=frozenset()) -> UserCriteria:
                 setattr(criteria, name, value)
         elif name in FLAG_PARAMS:
             value = _flag(query[name])
-            problem = value is None and query[name] != "" and "Must be a valid boolean." or None
+            problem = value is None and "Must be a valid boolean." or None
             if name == "exact":
                 criteria.exact = bool(value)
             else:

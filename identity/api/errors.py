@@ -77,6 +77,12 @@ def exception_handler(exc, context):
     return response
 
 
+def json_bad_request(request, exception=None):
+    """What Django itself refuses before any view runs: a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a
+    bad Host header."""
+    return JsonResponse(error_body("bad_request", "The request is malformed or too large."), status=400)
+
+
 def json_not_found(request, exception=None):
     return JsonResponse(error_body("not_found", "No such resource. Check the path and the id."), status=404)
 

@@ -6,7 +6,6 @@ row; the cursor (`next` link without `offset`) costs one index seek at any depth
 """
 
 import base64
-import binascii
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -15,22 +14,25 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9
 PAGING_PARAMS = {"offset", "first", "limit", "max", "cursor"}
 DEEP_OFFSET = 500
 
 
 def _int_param(request, names, default, minimum, maximum):
+    """The first of `names` given (a name and its Keycloak alias); every one given must be valid."""
+    values = []
     for name in names:
         raw = request.query_params.get(name)
-        if raw not in (None, ""):
+        if raw is not None:
             try:
                 value = int(raw)
             except ValueError:
+                value = None
+            if value is None or not minimum <= value <= maximum:
                 raise ValidationError({name: f"A whole number from {minimum} to {maximum}."})
-            if not minimum <= value <= maximum:
-                raise ValidationError({name: f"A whole number from {minimum} to {maximum}."})
-            return value
-    return default
+            values.append(value)
+    return values[0] if values else default
 
 
 def page_limit(request) -> int:
@@ -78,7 +80,7 @@ class KeysetOrOffsetPagination(BasePagination):
         return view.cursor_field
 
     def offset_page(self, queryset, view):
-        offset = _int_param(self.request, ("offset", "first"), 0, 0, 10**9)
+        offset = _int_param(self.request, ("offset", "first"), 0, 0, MAX_OFFSET)
         # Deep offsets skip over the index alone: skipped rows would otherwise have their whole
         # select list (role and group subqueries) computed only to be thrown away.
         rows = self.rows(queryset, view, offset, offset >= DEEP_OFFSET)
@@ -115,10 +117,14 @@ class KeysetOrOffsetPagination(BasePagination):
 
     @staticmethod
     def _decode(cursor: str) -> str:
-        try:
-            return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise ValidationError({"cursor": "This cursor is damaged; start again from the first page."})
+        damaged = ValidationError({"cursor": "This cursor is damaged; start again from the first page."})
+        try:  # ValueError covers text that is not ASCII, bad base64 and bytes that are not UTF-8
+            value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        except ValueError:
+            raise damaged from None
+        if "\x00" in value:  # no key holds one, and PostgreSQL compares none
+            raise damaged
+        return value
 
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.next_url})
@@ -134,14 +140,15 @@ class KeysetOrOffsetPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view):
-        def param(name, description, type_="integer"):
-            return {"name": name, "in": "query", "required": False, "description": description,
-                    "schema": {"type": type_}}
+        def param(name, description, schema):
+            return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
+        limit = {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}
+        offset = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
         return [
-            param("limit", f"Page size, at most {MAX_LIMIT} (default {DEFAULT_LIMIT})."),
-            param("max", "Keycloak's name for `limit`."),
-            param("offset", "Rows to skip; prefer `cursor` for deep pages."),
-            param("first", "Keycloak's name for `offset`."),
-            param("cursor", "Opaque position from a `next` link.", "string"),
+            param("limit", f"Page size, at most {MAX_LIMIT} (default {DEFAULT_LIMIT}).", limit),
+            param("max", "Keycloak's name for `limit`.", limit),
+            param("offset", "Rows to skip; prefer `cursor` for deep pages.", offset),
+            param("first", "Keycloak's name for `offset`.", offset),
+            param("cursor", "Opaque position from a `next` link.", {"type": "string"}),
         ]

@@ -1,7 +1,18 @@
 from rest_framework import viewsets
 
+from identity.api.inputs import refuse_nul_in_url
 
-class TenantViewSet(viewsets.GenericViewSet):
+
+class CheckedUrlMixin:
+    """The URL's strings reach queries as they are (a role's name, a group's path, a store code):
+    refuse those PostgreSQL cannot hold, once the caller is known to be allowed."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        refuse_nul_in_url(request, kwargs)
+
+
+class TenantViewSet(CheckedUrlMixin, viewsets.GenericViewSet):
     """Every query starts from the caller's tenant: another tenant's rows are simply not found (404)."""
 
     read_scope = "users:read"

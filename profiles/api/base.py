@@ -15,6 +15,7 @@ Who may do what:
 Anything of another tenant is not found (404).
 """
 
+import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, status, viewsets
@@ -23,7 +24,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from identity.api.errors import ERRORS, ErrorSerializer, conflict
 from identity.api.pagination import PAGING_PARAMS
 from identity.api.permissions import HasScope
-from identity.api.viewsets import TenantViewSet
+from identity.api.viewsets import CheckedUrlMixin, TenantViewSet
 from users.models import Tenant, User
 
 READ = "profiles:read"
@@ -64,9 +65,14 @@ class StrictFilterMixin:
         if self.action != "list":
             return queryset
         allowed = set(PAGING_PARAMS)
-        if getattr(self, "filterset_class", None) is not None:
-            allowed |= set(self.filterset_class.base_filters)
-        refuse_unknown_params(self.request, allowed)
+        filters = getattr(self, "filterset_class", None) and self.filterset_class.base_filters or {}
+        refuse_unknown_params(self.request, allowed | set(filters))
+        # django-filter ignores blank values (spaces too); a blank id or choice is none (a blank text is no filter).
+        blank = sorted(name for name, f in filters.items()
+                       if self.request.query_params.get(name, "x").strip() == ""
+                       and not isinstance(f, django_filters.CharFilter))
+        if blank:
+            raise ValidationError({name: ["This field may not be blank."] for name in blank})
         return super().filter_queryset(queryset)
 
 
@@ -93,7 +99,7 @@ class ProfilesViewSet(StrictFilterMixin, TenantViewSet):
         return is_admin(self.request)
 
 
-class PublicViewSet(StrictFilterMixin, viewsets.GenericViewSet):
+class PublicViewSet(CheckedUrlMixin, StrictFilterMixin, viewsets.GenericViewSet):
     """Anonymous reads; the tenant is the `slug` of the path (credentials, if sent, are ignored)."""
 
     authentication_classes = []

@@ -32,7 +32,18 @@ MAX_PICTURES = 20
 # --- serializers ------------------------------------------------------------------------------
 
 
-class ImageSerializer(StrictSerializer, serializers.ModelSerializer):
+class WholePicture:
+    # A picture in a PATCH is a whole picture: the list replaces the profile's, so `url` is needed
+    # even where the PATCH makes the profile's own fields optional. (No docstring: the schema would
+    # show it as the pictures' description.)
+
+    def validate(self, attrs):
+        if "url" not in attrs:
+            raise serializers.ValidationError({"url": ["This field is required."]})
+        return attrs
+
+
+class ImageSerializer(WholePicture, StrictSerializer, serializers.ModelSerializer):
     class Meta:
         model = CelebrityProfileImage
         fields = ["id", "url", "created_on", "meta_data"]
@@ -40,7 +51,7 @@ class ImageSerializer(StrictSerializer, serializers.ModelSerializer):
         extra_kwargs = {"meta_data": {"max_length": MAX_METADATA}}
 
 
-class BannerSerializer(StrictSerializer, serializers.ModelSerializer):
+class BannerSerializer(WholePicture, StrictSerializer, serializers.ModelSerializer):
     class Meta:
         model = CelebrityProfileBanner
         fields = ["id", "url", "created_on"]

@@ -10,6 +10,7 @@ tenant's rows. Credentials sent to them are ignored.
 import uuid
 
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
@@ -71,6 +72,8 @@ def find_public_celebrity(tenant, id_or_store_code: str, queryset=None) -> Celeb
     try:
         key = Q(pk=uuid.UUID(id_or_store_code))
     except ValueError:
+        if "\x00" in id_or_store_code:  # no store code holds one, and PostgreSQL compares none
+            raise Http404 from None
         key = Q(store_code=id_or_store_code)
     return get_object_or_404(queryset, key)
 
