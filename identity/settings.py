@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "users",
     "profiles",
     "keycloak_bridge",
+    "scim",
 ]
 
 MIDDLEWARE = [
@@ -277,3 +278,9 @@ VERIFICATION_LINK_TTL_SECONDS = 24 * 3600
 VERIFICATION_PROOF_MAX_AGE_SECONDS = 15 * 60
 MAGIC_LINK_TTL_SECONDS = 24 * 3600  # seed 004's Magic Link SPI
 MAGIC_SMS_TTL_SECONDS = 10 * 60
+
+# SCIM 2.0 provisioning at /scim/v2 (scim/): the page size a list returns by default and at most,
+# and how many matches a filter may have before it is refused as `tooMany` (its total is counted).
+SCIM_DEFAULT_PAGE_SIZE = env_int("SCIM_DEFAULT_PAGE_SIZE", 100)
+SCIM_MAX_PAGE_SIZE = env_int("SCIM_MAX_PAGE_SIZE", 200)
+SCIM_MAX_COUNT = env_int("SCIM_MAX_COUNT", 10000)
