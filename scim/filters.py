@@ -229,6 +229,8 @@ class _FilterToQ(FilterVisitor[Q]):
         return resolve(path)
 
     def visit_comparison(self, node: Comparison) -> Q:
+        if isinstance(node.value, str) and "\x00" in node.value:
+            raise InvalidFilterException(detail="Filter values may not contain null characters.")
         binding = self._binding(node.attr_path, comparison=True)
         column = self.columns.get(binding.urn)
         if column is None:

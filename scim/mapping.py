@@ -13,7 +13,7 @@
 | enterprise `employeeNumber`, `costCenter`, `organization`, `division`, `department` | `attributes[<same name>]` |
 | enterprise `manager.value` | `attributes["manager"]`: the id of a user of the tenant |
 | `groups` (read-only) | the user's groups |
-| `meta.version` | a weak ETag of `updated_at` |
+| `meta.version` | a weak ETag of `updated_at` and of the user's groups |
 
 Attributes that are not SCIM's (set through `/v1` or Keycloak) are kept as they are by SCIM writes.
 """
@@ -42,7 +42,12 @@ EXTERNAL_ID_MAX_LENGTH = User._meta.get_field("external_id").max_length
 
 
 def user_version(user: User) -> str:
-    return f'W/"{(user.updated_at - _EPOCH) // timedelta(microseconds=1):x}"'
+    """Of `updated_at`, and of the user's groups, which change without touching the user's row."""
+    version = f"{(user.updated_at - _EPOCH) // timedelta(microseconds=1):x}"
+    groups = sorted(str(group.pk) for group in user.identity_groups.all())
+    if groups:
+        version += "-" + hashlib.sha256(",".join(groups).encode()).hexdigest()[:12]
+    return f'W/"{version}"'
 
 
 def group_version(group: Group) -> str:
@@ -161,6 +166,9 @@ def user_fields(resource, attributes: dict, manager_exists) -> dict:
         if manager and not manager_exists(manager):
             raise invalid(f"The manager {manager!r} is not a user of this tenant.")
         managed["manager"] = manager
+    for name, value in managed.items():
+        if value is not None and "\x00" in value:
+            raise invalid(f"{name} may not contain null characters.")
     kept = {name: values for name, values in (attributes or {}).items() if name not in MANAGED_ATTRIBUTES}
     try:
         fields["attributes"] = services.validate_attributes(

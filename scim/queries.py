@@ -25,24 +25,25 @@ USER_SORTS = {f"{U}userName": "username", f"{U}name.givenName": "first_name_lc",
 GROUP_SORTS = {f"{G}displayName": "name_lc", f"{G}id": "pk"}
 
 
-def _with_lowered_names(queryset: QuerySet) -> QuerySet:
-    return queryset.alias(first_name_lc=lowered("first_name"), last_name_lc=lowered("last_name"))
-
-
 @dataclass
 class Page:
     total: int
     rows: list
 
 
+def users_matching(tenant: Tenant, scim_filter: ScimFilter | None) -> QuerySet:
+    queryset = User.objects.filter(tenant=tenant).alias(
+        first_name_lc=lowered("first_name"), last_name_lc=lowered("last_name"))
+    return queryset if scim_filter is None else queryset.filter(user_filter(scim_filter))
+
+
 def user_page(tenant: Tenant, scim_filter: ScimFilter | None, sort_urn: str | None, descending: bool,
               start: int, count: int) -> Page:
     """One page of the tenant's users, ordered by the sort key then the unique username."""
-    queryset = _with_lowered_names(User.objects.filter(tenant=tenant))
+    queryset = users_matching(tenant, scim_filter)
     if scim_filter is None:
         total = search.count_users(tenant, search.UserCriteria())
     else:
-        queryset = queryset.filter(user_filter(scim_filter))
         total = bounded_count(queryset)
     order = _order(USER_SORTS, sort_urn, "username", descending)
     if order[0].lstrip("-") != "username":

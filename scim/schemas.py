@@ -37,9 +37,6 @@ from scim2_models import (
     Required,
     Resource,
     Returned,
-    ResourceType,
-    ScimPolicy,
-    ScimProvider,
     ServiceProviderConfig,
     Sort,
     Uniqueness,
@@ -189,22 +186,4 @@ def service_provider_config() -> ServiceProviderConfig:
             type=AuthenticationScheme.Type.oauthbearertoken, name="API client token",
             description="An API client token with the `scim` scope, created by an operator in the admin.",
             primary=True)],
-    )
-
-
-# What Microsoft Entra sends beyond RFC 7644: a `remove` whose `value` names the members to remove,
-# and `replace` of `emails[type eq "work"].value` on a user without one, which adds it.
-POLICY = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply,
-                    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
-
-
-def provider() -> ScimProvider:
-    return ScimProvider(
-        policy=POLICY,
-        models=[User, Group, EnterpriseUser],
-        resource_types=[
-            ResourceType.from_resource(User[EnterpriseUser]),
-            ResourceType.from_resource(Group),
-        ],
-        config=service_provider_config(),
     )

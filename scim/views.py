@@ -8,43 +8,28 @@ back. Every failure, authentication included, answers a SCIM error body
 
 import json
 import logging
-from functools import cache
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from scim2_models import Context, ForbiddenException, PayloadTooLargeException, SCIMException, UnauthorizedException
+from scim2_models import ForbiddenException, PayloadTooLargeException, SCIMException, UnauthorizedException
 from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
-from scim2_server.service import ScimService
 
 from users import services
 
-from .schemas import provider
+from .service import service as backend_service
 from .storage import BackendStorage
 
 SCOPE = "scim"
 log = logging.getLogger(__name__)
 
 
-class BackendService(ScimService):
-    def patch_response(self, base_url, resource, response_parameters):
-        """A PATCH answers 200 with the resource (RFC 7644 §3.5.2 allows 204 as well, which some
-        clients read as a failure)."""
-        return self.resource_response(
-            self.publish(base_url, resource), Context.RESOURCE_REPLACEMENT_RESPONSE, response_parameters)
-
-
-@cache
-def _service() -> BackendService:
-    return BackendService(provider())
-
-
 @csrf_exempt
 def endpoint(request, path: str):
-    service = _service()
+    service = backend_service()
     try:
         client = _authenticate(request)
         scim_request = ScimRequest(

@@ -1,0 +1,42 @@
+"""scim2-server's service for this backend: the models and capabilities it publishes, and the few
+steps it takes differently."""
+
+from functools import cache
+
+from scim2_models import Context, ResourceType, ScimProvider
+from scim2_server.service import ScimService
+
+from . import compat
+from .schemas import EnterpriseUser, Group, User, service_provider_config
+
+
+class BackendService(ScimService):
+    def read_creation(self, resource_type, body, content_type):
+        return super().read_creation(resource_type, compat.resource_body(body), content_type)
+
+    def read_replacement(self, resource_type, body, content_type):
+        return super().read_replacement(resource_type, compat.resource_body(body), content_type)
+
+    def read_patch(self, resource_type, body, content_type):
+        return super().read_patch(resource_type, compat.patch_body(body), content_type)
+
+    def patch_response(self, base_url, resource, response_parameters):
+        """A PATCH answers 200 with the resource (RFC 7644 §3.5.2 allows 204 as well, which some
+        clients read as a failure)."""
+        return self.resource_response(
+            self.publish(base_url, resource), Context.RESOURCE_REPLACEMENT_RESPONSE, response_parameters)
+
+
+def provider() -> ScimProvider:
+    return ScimProvider(
+        models=[User, Group, EnterpriseUser],
+        resource_types=[ResourceType.from_resource(User[EnterpriseUser]), ResourceType.from_resource(Group)],
+        config=service_provider_config(),
+        policy=compat.POLICY,
+    )
+
+
+@cache
+def service() -> BackendService:
+    """Built once per process, on the first request (the settings are read then)."""
+    return BackendService(provider())
