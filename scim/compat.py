@@ -32,14 +32,14 @@ FORMATTED_NAME_PATHS = {"name.formatted", f"{USER_SCHEMA}:name.formatted".lower(
 
 def resource_body(body: bytes) -> bytes:
     """A POST or PUT body."""
-    document = _json(body)
+    document = parse(body)
     if not isinstance(document, dict):
         return body
     return json.dumps(_resource(document)).encode()
 
 
 def _resource(document: dict) -> dict:
-    document = {key: value for key, value in document.items() if value not in (None, [])}
+    document = {key: value for key, value in document.items() if value not in (None, []) or key == "schemas"}
     if isinstance(document.get("members"), list):
         document["members"] = _members(document["members"])
     name = next((key for key in document if key.lower() == "name"), None)
@@ -49,7 +49,7 @@ def _resource(document: dict) -> dict:
 
 
 def patch_body(body: bytes) -> bytes:
-    document = _json(body)
+    document = parse(body)
     operations = document.get("Operations") if isinstance(document, dict) else None
     if not isinstance(operations, list):
         return body
@@ -78,7 +78,8 @@ def patch_body(body: bytes) -> bytes:
     return json.dumps(document).encode()
 
 
-def _json(body: bytes) -> Any:
+def parse(body: bytes) -> Any:
+    """The JSON of a body, or None when it is not JSON."""
     try:
         return json.loads(body)
     except ValueError:

@@ -3,7 +3,7 @@ steps it takes differently."""
 
 from functools import cache
 
-from scim2_models import Context, ResourceType, ScimProvider
+from scim2_models import Context, InvalidSyntaxException, ResourceType, ScimProvider
 from scim2_server.service import ScimService
 
 from . import compat
@@ -12,19 +12,28 @@ from .schemas import EnterpriseUser, Group, User, service_provider_config
 
 class BackendService(ScimService):
     def read_creation(self, resource_type, body, content_type):
-        return super().read_creation(resource_type, compat.resource_body(body), content_type)
+        return super().read_creation(resource_type, compat.resource_body(_with_schemas(body)), content_type)
 
     def read_replacement(self, resource_type, body, content_type):
-        return super().read_replacement(resource_type, compat.resource_body(body), content_type)
+        return super().read_replacement(resource_type, compat.resource_body(_with_schemas(body)), content_type)
 
     def read_patch(self, resource_type, body, content_type):
-        return super().read_patch(resource_type, compat.patch_body(body), content_type)
+        return super().read_patch(resource_type, compat.patch_body(_with_schemas(body)), content_type)
 
     def patch_response(self, base_url, resource, response_parameters):
         """A PATCH answers 200 with the resource (RFC 7644 §3.5.2 allows 204 as well, which some
         clients read as a failure)."""
         return self.resource_response(
             self.publish(base_url, resource), Context.RESOURCE_REPLACEMENT_RESPONSE, response_parameters)
+
+
+def _with_schemas(body: bytes) -> bytes:
+    """RFC 7643 §3 requires `schemas` in every resource and message; scim2-models checks what it
+    lists, not that it is there."""
+    document = compat.parse(body)
+    if isinstance(document, dict) and not document.get("schemas"):
+        raise InvalidSyntaxException(detail="The body needs its 'schemas'.")
+    return body
 
 
 def provider() -> ScimProvider:
