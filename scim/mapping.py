@@ -38,6 +38,7 @@ ENTERPRISE_ATTRIBUTES = {"employeeNumber": "employee_number", "costCenter": "cos
                          "organization": "organization", "division": "division", "department": "department"}
 MANAGED_ATTRIBUTES = frozenset(USER_ATTRIBUTES.values())
 NAME_MAX_LENGTH = User._meta.get_field("first_name").max_length
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 EXTERNAL_ID_MAX_LENGTH = User._meta.get_field("external_id").max_length
 
 
@@ -152,6 +153,8 @@ def user_fields(resource, attributes: dict, manager_exists) -> dict:
         }
     except ValidationError as error:
         raise invalid(error) from None
+    if fields["email"] and len(fields["email"]) > EMAIL_MAX_LENGTH:
+        raise invalid(f"An e-mail address has at most {EMAIL_MAX_LENGTH} characters.")
     name = resource.name
     fields["first_name"] = _text(name.given_name if name else None, "name.givenName", NAME_MAX_LENGTH)
     fields["last_name"] = _text(name.family_name if name else None, "name.familyName", NAME_MAX_LENGTH)

@@ -429,6 +429,7 @@ def test_a_wrong_schemas_list_is_refused(scim, people, schemas):
     ({"userName": "not valid!"}, "username"),
     ({"userName": ""}, ""),
     ({"userName": "x", "emails": [{"value": "not-an-address"}]}, "email"),
+    ({"userName": "x", "emails": [{"value": "a" * 60 + "@" + ".".join(["b" * 60] * 4) + ".com"}]}, "at most 254"),
     ({"userName": "x", "emails": [{"value": "a@example.com"}, {"value": "b@example.com"}]}, "one emails"),
     ({"userName": "x", "emails": [{"value": "a@example.com", "type": "home"}]}, "work"),
     ({"userName": "x", "phoneNumbers": [{"value": "12"}]}, "phone"),
@@ -489,6 +490,11 @@ def test_other_failures_have_scim_bodies(scim, people):
     error(scim.get("/Users?count=many"), 400, "invalidValue")
     error(scim.get("/Users?sortOrder=sideways"), 400, "invalidValue")
     error(scim.get("/Users?attributes=emails&excludedAttributes=title"), 400, "invalidValue")
+
+
+def test_a_body_over_the_limit_is_413(scim, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    error(scim.post("/Users", {"schemas": [USER], "userName": "x", "active": True, "title": "t" * 2000}), 413)
 
 
 def test_search_with_post_on_a_resource_type(scim, people):
