@@ -2,9 +2,11 @@
 
 scim2-models parses a filter into a tree and resolves each attribute path to its schema URN; each
 URN maps here to the column that holds it. Every comparison accepted is one an index serves (the
-indexes of migrations 0002, 0006, 0007 and 0009), so that a filter never scans a tenant's users;
-other combinations answer `invalidFilter`, as RFC 7644 §3.4.2.2 allows ("the specified attribute
-and filter comparison combination is not supported").
+indexes of migrations 0002, 0006, 0007 and 0009); other combinations answer `invalidFilter`, as
+RFC 7644 §3.4.2.2 allows ("the specified attribute and filter comparison combination is not
+supported"). Negations (`ne`, `not`) cannot seek an index: their pages walk the username index in
+order and stop when full, and their counts stop at `SCIM_MAX_COUNT` (`queries.bounded_count`).
+Groups, few per tenant, are filtered by name without an index.
 
 Case follows RFC 7643 per attribute: `userName`, e-mail addresses and names are case-insensitive
 and compared on their lower-cased columns (usernames and e-mails are stored lower-cased, names
