@@ -41,14 +41,13 @@ def user_page(tenant: Tenant, scim_filter: ScimFilter | None, sort_urn: str | No
               start: int, count: int) -> Page:
     """One page of the tenant's users, ordered by the sort key then the unique username."""
     queryset = users_matching(tenant, scim_filter)
-    if scim_filter is None:
-        total = search.count_users(tenant, search.UserCriteria())
-    else:
-        total = bounded_count(queryset)
     order = _order(USER_SORTS, sort_urn, "username", descending)
     if order[0].lstrip("-") != "username":
         order.append("username")  # equal names come in a stable order
     rows = list(user_rows(queryset.order_by(*order)[start:start + count])) if count else []
+    total = _total_from_page(start, count, rows)
+    if total is None:
+        total = search.count_users(tenant, search.UserCriteria()) if scim_filter is None else bounded_count(queryset)
     return Page(total, rows)
 
 
@@ -96,12 +95,22 @@ def group_page(tenant: Tenant, scim_filter: ScimFilter | None, sort_urn: str | N
     queryset = group_queryset(tenant)
     if scim_filter is not None:
         queryset = queryset.filter(group_filter(scim_filter))
-    total = bounded_count(queryset)
     order = _order(GROUP_SORTS, sort_urn, "name_lc", descending)
     rows = list(queryset.order_by(*order, "pk")[start:start + count]) if count else []
+    total = _total_from_page(start, count, rows)
+    if total is None:
+        total = bounded_count(queryset)
     if with_members:
         attach_members(rows)
     return Page(total, rows)
+
+
+def _total_from_page(start: int, count: int, rows: list) -> int | None:
+    """A page that is not full is the last one: the total is known without counting (an IdP's
+    lookup by a unique key, the most frequent request, then costs one query)."""
+    if 0 < len(rows) < count or (start == 0 and count and not rows):
+        return start + len(rows)
+    return None
 
 
 def tenant_group(tenant: Tenant, pk: str, *, with_members: bool = True, lock: bool = False) -> Group | None:

@@ -31,10 +31,10 @@ class BackendStorage(ScimStorage):
         self.tenant = tenant
         self.models = models  # resource type name -> its model (User[EnterpriseUser], Group)
 
-    @contextmanager
     def operation(self):
-        with transaction.atomic(), _domain_errors():
-            yield
+        """Reads need no transaction (a lookup stays one statement); each write is atomic on
+        its own, and checks the version it replaces under a row lock."""
+        return _domain_errors()
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -68,6 +68,7 @@ class BackendStorage(ScimStorage):
 
     # --- writes -------------------------------------------------------------------------------
 
+    @transaction.atomic
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         if resource_type.name == "User":
             user = services.create_user(self.tenant, **mapping.user_fields(resource, {}, self._user_exists))
@@ -78,6 +79,7 @@ class BackendStorage(ScimStorage):
             services.add_user_group(user, group)
         return self.get(resource_type, str(group.pk))
 
+    @transaction.atomic
     def update(self, resource_type: ResourceType, resource: Resource[Any], *,
                expected_version: str | None = None) -> Resource[Any]:
         if resource_type.name == "User":
@@ -96,6 +98,7 @@ class BackendStorage(ScimStorage):
             services.add_user_group(wanted[pk], group)
         return self.get(resource_type, resource.id)
 
+    @transaction.atomic
     def delete(self, resource_type: ResourceType, resource_id: str, *,
                expected_version: str | None = None) -> None:
         if resource_type.name == "User":

@@ -226,11 +226,22 @@ def test_invalid_or_unsupported_filters_are_invalidFilter(scim, people, expressi
 
 def test_a_filter_matching_too_many_users_is_tooMany(scim, tenant, people, settings):
     settings.SCIM_MAX_COUNT = 3
-    body = error(scim.get(f"/Users?filter={quote('userName pr')}"), 400, "tooMany")
+    body = error(scim.get(f"/Users?filter={quote('userName pr')}&count=2"), 400, "tooMany")
     assert "more than 3" in body["detail"]
-    assert matching(scim, 'userName sw "a" or userName sw "b"') == ["alice", "bob"]
+    assert usernames(scim, "count=2&filter=" + quote('userName ne "dan"')) == (["alice", "bob"], 3)
+    # A page that is not full needs no count: its rows are the total.
+    assert usernames(scim, f"filter={quote('userName pr')}") == (["alice", "bob", "carol", "dan"], 4)
     # Without a filter, the total comes from the tenant's count, whatever its size.
     assert usernames(scim, "count=2") == (["alice", "bob"], 4)
+
+
+def test_an_idp_lookup_by_a_unique_key_is_one_query(scim, people, django_assert_num_queries):
+    scim.get("/Users?count=1")  # the token is checked once, then cached
+    with django_assert_num_queries(1):
+        assert usernames(scim, "filter=" + quote('userName eq "nobody"')) == ([], 0)
+    with django_assert_num_queries(2):  # the user, then its groups
+        assert usernames(scim, "filter=" + quote('userName eq "Alice"') + "&startIndex=1&count=100") == (
+            ["alice"], 1)
 
 
 # --- paging, sorting, attributes --------------------------------------------------------------
