@@ -272,3 +272,19 @@ def user_filter(scim_filter: ScimFilter) -> Q:
 def group_filter(scim_filter: ScimFilter) -> Q:
     """Over groups with a `name_lc` alias (`queries.group_queryset`)."""
     return _FilterToQ(scim_filter, GROUP_COLUMNS, {}).visit(scim_filter.ast)
+
+
+UNIQUE_COLUMNS = {"username": "username", "external_id": "external_id", "email": "email", "pk": "id"}
+
+
+def unique_key(scim_filter: ScimFilter) -> tuple[str, Any] | None:
+    """`(column, value)` when a filter asks for the one user with a unique key, as Okta's and
+    Entra's lookups do (`userName eq "…"`, `externalId eq "…"`): one indexed statement answers."""
+    node = scim_filter.ast
+    if not isinstance(node, Comparison) or node.op != Op.eq:
+        return None
+    q = _FilterToQ(scim_filter, USER_COLUMNS, USER_PRESENCE).visit(node)
+    if q.negated or len(q.children) != 1 or not isinstance(q.children[0], tuple):
+        return None
+    field, value = q.children[0]
+    return (UNIQUE_COLUMNS[field], value) if field in UNIQUE_COLUMNS else None

@@ -42,10 +42,17 @@ EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 EXTERNAL_ID_MAX_LENGTH = User._meta.get_field("external_id").max_length
 
 
+def user_groups(user: User) -> list[tuple[Any, str]]:
+    """`(id, name)` of the user's groups, read with the user (`queries.users_by_key`) or after."""
+    if hasattr(user, "scim_group_ids"):
+        return list(zip(user.scim_group_ids, user.scim_group_names))
+    return [(group.pk, group.name) for group in user.identity_groups.all()]
+
+
 def user_version(user: User) -> str:
     """Of `updated_at`, and of the user's groups, which change without touching the user's row."""
     version = f"{(user.updated_at - _EPOCH) // timedelta(microseconds=1):x}"
-    groups = sorted(str(group.pk) for group in user.identity_groups.all())
+    groups = sorted(str(pk) for pk, _ in user_groups(user))
     if groups:
         version += "-" + hashlib.sha256(",".join(groups).encode()).hexdigest()[:12]
     return f'W/"{version}"'
@@ -77,8 +84,8 @@ def user_resource(user: User, model: type) -> Any:
         emails=[schemas.Email(value=user.email, type="work", primary=True)] if user.email else None,
         phone_numbers=[schemas.PhoneNumber(value=user.phone_number, type="mobile", primary=True)]
         if user.phone_number else None,
-        groups=[schemas.GroupMembership(value=str(group.pk), ref=f"Groups/{group.pk}", display=group.name,
-                                        type="direct") for group in user.identity_groups.all()] or None,
+        groups=[schemas.GroupMembership(value=str(pk), ref=f"Groups/{pk}", display=name, type="direct")
+                for pk, name in user_groups(user)] or None,
         meta=Meta(resource_type="User", created=user.created_at, last_modified=user.updated_at,
                   version=user_version(user)),
         **{field: one(name) for name, field in CORE_ATTRIBUTES.items()},

@@ -8,8 +8,10 @@ database triggers keep (`users.search.count_users`).
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from scim2_models import InvalidValueException, ScimFilter, TooManyException
@@ -18,7 +20,7 @@ from identity.search import lowered
 from users import search
 from users.models import Group, Tenant, User
 
-from .filters import GROUP_SCHEMA_PREFIX, MEMBERSHIPS, USER_SCHEMA_PREFIX, group_filter, user_filter
+from .filters import GROUP_SCHEMA_PREFIX, MEMBERSHIPS, USER_SCHEMA_PREFIX, group_filter, unique_key, user_filter
 
 U, G = USER_SCHEMA_PREFIX, GROUP_SCHEMA_PREFIX
 USER_SORTS = {f"{U}userName": "username", f"{U}name.givenName": "first_name_lc", f"{U}name.familyName": "last_name_lc"}
@@ -40,10 +42,14 @@ def users_matching(tenant: Tenant, scim_filter: ScimFilter | None) -> QuerySet:
 def user_page(tenant: Tenant, scim_filter: ScimFilter | None, sort_urn: str | None, descending: bool,
               start: int, count: int) -> Page:
     """One page of the tenant's users, ordered by the sort key then the unique username."""
-    queryset = users_matching(tenant, scim_filter)
     order = _order(USER_SORTS, sort_urn, "username", descending)
+    key = unique_key(scim_filter) if scim_filter is not None and start == 0 and count else None
+    if key is not None:
+        rows = users_by_key(tenant, *key)
+        return Page(len(rows), rows)
     if order[0].lstrip("-") != "username":
         order.append("username")  # equal names come in a stable order
+    queryset = users_matching(tenant, scim_filter)
     rows = list(user_rows(queryset.order_by(*order)[start:start + count])) if count else []
     total = _total_from_page(start, count, rows)
     if total is None:
@@ -65,8 +71,28 @@ def tenant_user(tenant: Tenant, pk: str, *, lock: bool = False) -> User | None:
         pk = uuid.UUID(pk)
     except ValueError:
         return None
-    queryset = User.objects.select_for_update(of=("self",)) if lock else user_rows(User.objects.all())
-    return queryset.filter(tenant=tenant, pk=pk).first()
+    if lock:
+        return User.objects.select_for_update(of=("self",)).filter(tenant=tenant, pk=pk).first()
+    users = users_by_key(tenant, "id", pk)
+    return users[0] if users else None
+
+
+def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
+    """The tenant's users whose unique `column` equals `value` (none or one), with their groups'
+    ids and names (`scim_group_ids`, `scim_group_names`), in one statement built once."""
+    return list(User.objects.raw(_by_key_sql(column), [tenant.pk, value]))
+
+
+@cache
+def _by_key_sql(column: str) -> str:
+    q = connection.ops.quote_name
+    user, group, through = (q(model._meta.db_table) for model in (User, Group, MEMBERSHIPS))
+    columns = ", ".join(f"{user}.{q(field.column)}" for field in User._meta.concrete_fields)
+    groups = (f"FROM {group} g JOIN {through} m ON m.{q('group_id')} = g.{q('id')} "
+              f"WHERE m.{q('user_id')} = {user}.{q('id')} ORDER BY g.{q('name')}, g.{q('id')}")
+    return (f"SELECT {columns}, ARRAY(SELECT g.{q('id')} {groups}) AS scim_group_ids, "
+            f"ARRAY(SELECT g.{q('name')} {groups}) AS scim_group_names FROM {user} "
+            f"WHERE {user}.{q('tenant_id')} = %s AND {user}.{q(column)} = %s")
 
 
 def tenant_users(tenant: Tenant, pks: set[str]) -> list[User]:

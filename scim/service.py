@@ -2,8 +2,12 @@
 steps it takes differently."""
 
 from functools import cache
+from typing import Union
 
-from scim2_models import Context, InvalidSyntaxException, ResourceType, ScimProvider
+from scim2_models import (
+    Context, InvalidSyntaxException, ListResponse, PatchOp, ResourceType, ResponseParameters, Schema, ScimProvider,
+    SearchRequest,
+)
 from scim2_server.service import ScimService
 
 from . import compat
@@ -11,6 +15,23 @@ from .schemas import EnterpriseUser, Group, User, service_provider_config
 
 
 class BackendService(ScimService):
+    def __init__(self, provider: ScimProvider):
+        super().__init__(provider)
+        self._generic_models = self._parametrized_models()
+
+    def _parametrized_models(self) -> list:
+        """The generic messages scim2-server parametrizes on each request, built once and held.
+
+        pydantic keeps parametrized models in a weak cache: without a reference held, a class
+        built for one request is collected and built again (tens of milliseconds) for the next.
+        """
+        models = self.get_models()
+        every = Union[tuple(models)]  # noqa: UP007
+        kept = [ListResponse[every], SearchRequest[every], ListResponse[ResourceType], ListResponse[Schema]]
+        for model in models:
+            kept += [SearchRequest[model], ResponseParameters[model], PatchOp[model]]
+        return kept
+
     def read_creation(self, resource_type, body, content_type):
         return super().read_creation(resource_type, compat.resource_body(_with_schemas(body)), content_type)
 

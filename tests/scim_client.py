@@ -23,7 +23,7 @@ class Scim:
     reads its body."""
 
     def __init__(self, token: str | None):
-        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {token}" if token else None) if token else Client()
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {token}") if token else Client()
 
     def request(self, method, path, body=None, headers=None, raw=None):
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)

@@ -239,9 +239,10 @@ def test_an_idp_lookup_by_a_unique_key_is_one_query(scim, people, django_assert_
     scim.get("/Users?count=1")  # the token is checked once, then cached
     with django_assert_num_queries(1):
         assert usernames(scim, "filter=" + quote('userName eq "nobody"')) == ([], 0)
-    with django_assert_num_queries(2):  # the user, then its groups
+    with django_assert_num_queries(2):  # one statement each: the user with its groups
         assert usernames(scim, "filter=" + quote('userName eq "Alice"') + "&startIndex=1&count=100") == (
             ["alice"], 1)
+        assert scim.get(f"/Users/{people['alice'].pk}").json()["groups"][0]["display"] == "sales"
 
 
 # --- paging, sorting, attributes --------------------------------------------------------------

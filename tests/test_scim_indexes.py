@@ -105,3 +105,25 @@ def test_the_bounded_count_stops_at_its_limit(tenant, people, settings):
     assert bounded_count(users_matching(tenant, user_filter('userName sw "user"'))) == 2000
     plan = plan_of(users_matching(tenant, user_filter("userName pr")).order_by().values("pk")[:5001])
     assert "Limit" in plan, plan
+
+
+@pytest.mark.parametrize("expression, index", [
+    ('userName eq "ALICE"', "user_username_per_tenant"),
+    ('externalId eq "00u1"', "user_external_id_per_tenant"),
+    ('emails.value eq "Alice@example.com"', "user_email_per_tenant"),
+])
+def test_a_lookup_by_a_unique_key_is_one_indexed_statement(tenant, people, expression, index):
+    """Okta's and Entra's lookups skip the query builder: one statement, built once, reads the user
+    with its groups."""
+    from scim.filters import unique_key
+    from scim.queries import _by_key_sql, users_by_key
+
+    column, value = unique_key(user_filter(expression))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + _by_key_sql(column), [tenant.pk, value])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert re.search(rf"Index (Only )?Scan using {index}", plan), plan
+    assert "Seq Scan on users_user " not in plan, plan
+    [alice] = users_by_key(tenant, column, value)
+    assert alice.username == "alice" and alice.scim_group_names == ["sales"]
