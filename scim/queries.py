@@ -80,11 +80,11 @@ def tenant_user(tenant: Tenant, pk: str, *, lock: bool = False) -> User | None:
 def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
     """The tenant's users whose unique `column` equals `value` (none or one), with their groups'
     ids and names (`scim_group_ids`, `scim_group_names`), in one statement built once."""
-    return list(User.objects.raw(_by_key_sql(column), [tenant.pk, value]))
+    return list(User.objects.raw(by_key_sql(column), [tenant.pk, value]))
 
 
 @cache
-def _by_key_sql(column: str) -> str:
+def by_key_sql(column: str) -> str:
     q = connection.ops.quote_name
     user, group, through = (q(model._meta.db_table) for model in (User, Group, MEMBERSHIPS))
     columns = ", ".join(f"{user}.{q(field.column)}" for field in User._meta.concrete_fields)

@@ -116,12 +116,12 @@ def test_a_lookup_by_a_unique_key_is_one_indexed_statement(tenant, people, expre
     """Okta's and Entra's lookups skip the query builder: one statement, built once, reads the user
     with its groups."""
     from scim.filters import unique_key
-    from scim.queries import _by_key_sql, users_by_key
+    from scim.queries import by_key_sql, users_by_key
 
     column, value = unique_key(user_filter(expression))
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + _by_key_sql(column), [tenant.pk, value])
+        cursor.execute("EXPLAIN " + by_key_sql(column), [tenant.pk, value])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert re.search(rf"Index (Only )?Scan using {index}", plan), plan
     assert "Seq Scan on users_user " not in plan, plan
