@@ -56,7 +56,7 @@ def log(message):
 USERS_SQL = """
 INSERT INTO users_user (id, tenant_id, username, email, email_verified, phone_number, phone_verified,
     first_name, last_name, is_active, deactivated_at, is_staff, is_superuser, attributes, created_at,
-    updated_at, password, last_login)
+    updated_at, password, last_login, external_id)
 SELECT
     ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
     %(tenant)s,
@@ -76,7 +76,8 @@ SELECT
     now() - make_interval(secs => i),
     now(),
     %(password)s,
-    NULL
+    NULL,
+    'X' || i
 FROM generate_series(%(start)s, %(stop)s) AS i,
      LATERAL (SELECT (%(first)s::text[])[1 + i %% 32] AS name) f,
      LATERAL (SELECT (%(last)s::text[])[1 + (i / 32) %% 50] AS name) l

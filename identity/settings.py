@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "profiles",
     "keycloak_bridge",
     "audit",
+    "scim",
 ]
 
 MIDDLEWARE = [
@@ -318,3 +319,9 @@ VERIFICATION_LINK_TTL_SECONDS = 24 * 3600
 VERIFICATION_PROOF_MAX_AGE_SECONDS = 15 * 60
 MAGIC_LINK_TTL_SECONDS = 24 * 3600  # as long as the former Magic Link extension's links lived
 MAGIC_SMS_TTL_SECONDS = 10 * 60
+
+# SCIM 2.0 provisioning at /scim/v2 (scim/): the page size a list returns by default and at most,
+# and how many matches a filter may have before it is refused as `tooMany` (its total is counted).
+SCIM_DEFAULT_PAGE_SIZE = env_int("SCIM_DEFAULT_PAGE_SIZE", 100)
+SCIM_MAX_PAGE_SIZE = env_int("SCIM_MAX_PAGE_SIZE", 200)
+SCIM_MAX_COUNT = env_int("SCIM_MAX_COUNT", 10000)

@@ -36,6 +36,7 @@ urlpatterns = [
     path("v1/", include("users.api.verification_urls")),
     path("v1/", include("profiles.api.urls")),
     path("v1/", include("audit.api.urls")),
+    path("scim/v2", include("scim.urls")),
     path("share/<slug:slug>/celebrities/<str:key>", share.celebrity_page, name="share-celebrity"),
     path("share/<slug:slug>/events/<str:event_id>", share.event_page, name="share-event"),
 ]

@@ -75,6 +75,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     is_staff = models.BooleanField(default=False)
+    # The provisioning client's own id for the user (SCIM `externalId`), compared exactly.
+    external_id = ByteOrderCharField(max_length=255, null=True, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     roles = models.ManyToManyField("Role", blank=True, related_name="users")
     identity_groups = models.ManyToManyField(
@@ -99,6 +101,11 @@ class User(AbstractBaseUser, PermissionsMixin):
                 fields=["tenant", "phone_number"],
                 condition=Q(phone_number__isnull=False),
                 name="user_phone_per_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="user_external_id_per_tenant",
             ),
             models.CheckConstraint(condition=Q(username=Lower("username")), name="user_username_lowercase"),
         ]
@@ -154,10 +161,18 @@ class Group(models.Model):
     name = models.CharField(max_length=255)
     parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
     path = ByteOrderCharField(max_length=1024, editable=False)
+    external_id = ByteOrderCharField(max_length=255, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "path"], name="group_path_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "path"], name="group_path_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="group_external_id_per_tenant",
+            ),
+        ]
         ordering = ["path"]
 
     def __str__(self):
@@ -193,6 +208,7 @@ class ApiClient(models.Model):
         ("verification:write", "Send and confirm verification codes; issue and redeem magic sign-in links and codes"),
         ("audit:read", "Read the tenant's audit trail"),
         ("verification:client-ip", "Name the end user's IP (client_ip) in sends: for relays such as the Keycloak provider"),
+        ("scim", "Provision users and groups with SCIM 2.0 at /scim/v2 (Okta, Microsoft Entra)"),
     ]
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")

@@ -18,7 +18,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from audit.recording import recorded
@@ -47,6 +48,7 @@ _PHONE = ("phone_number", "Another user of this tenant already has this phone nu
 # The same for any clash, another tenant's user included: ids are global, the answer says no more.
 _ID = ("id", "This id is not available: leave it out and the user gets a new one.")
 _NAME = ("name", "This name is already taken in this tenant.")
+_EXTERNAL_ID = ("external_id", "Another record of this tenant already has this external id.")
 CONFLICTS = {
     "user_username_per_tenant": _USERNAME,
     "user_email_per_tenant": _EMAIL,
@@ -55,6 +57,8 @@ CONFLICTS = {
     "role_name_per_tenant": _NAME,
     "group_path_per_tenant": _NAME,
     "apiclient_name_per_tenant": _NAME,
+    "user_external_id_per_tenant": _EXTERNAL_ID,
+    "group_external_id_per_tenant": _EXTERNAL_ID,
 }
 
 
@@ -392,12 +396,29 @@ def remove_user_role(user: User, role: Role):
 
 
 @recorded("group.created")
-def create_group(tenant: Tenant, name: str, parent: Group | None = None) -> Group:
+def create_group(tenant: Tenant, name: str, parent: Group | None = None, external_id: str | None = None) -> Group:
     name = validate_name(name, "group")
     if parent is not None and parent.tenant_id != tenant.id:
         raise NotFound("No such parent group.")
     path = f"{parent.path if parent else ''}/{name}"
-    return save_unique(Group(tenant=tenant, name=name, parent=parent, path=path))
+    return save_unique(Group(tenant=tenant, name=name, parent=parent, path=path, external_id=external_id))
+
+
+@transaction.atomic
+@recorded("group.updated")
+def update_group(group: Group, changes: dict) -> Group:
+    """Rename a group (its subgroups' paths follow) or change its `external_id`."""
+    if "external_id" in changes:
+        group.external_id = changes["external_id"]
+    old_path = group.path
+    if "name" in changes:
+        group.name = validate_name(changes["name"], "group")
+        group.path = f"{group.path.rpartition('/')[0]}/{group.name}"
+    save_unique(group)
+    if group.path != old_path:
+        Group.objects.filter(tenant_id=group.tenant_id, path__startswith=f"{old_path}/").update(
+            path=Concat(Value(group.path), Substr("path", len(old_path) + 1)))
+    return group
 
 
 @recorded("group.deleted")
