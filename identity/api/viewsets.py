@@ -5,12 +5,7 @@ from users.services import writes_refused
 
 
 class TenantViewSet(viewsets.GenericViewSet):
-    """Every query starts from the caller's tenant: another tenant's rows are simply not found (404).
-
-    The tenant also decides before the scopes: the operators' tenant is read-only through `/v1`
-    whatever the credential's scopes (operators are managed in the admin), except for the actions a
-    view names in `sign_in_actions`, which its realm needs to sign operators in (403 otherwise).
-    """
+    """Every query starts from the caller's tenant: another tenant's rows are simply not found (404)."""
 
     read_scope = "users:read"
     write_scope = "users:write"
@@ -23,6 +18,9 @@ class TenantViewSet(viewsets.GenericViewSet):
         return self.request.auth.tenant
 
     def check_permissions(self, request):
+        """The tenant decides before the scopes: the operators' tenant is read-only through `/v1`
+        whatever the credential's scopes (operators are managed in the admin), but for the actions
+        a view names in `sign_in_actions`, which its realm needs to sign operators in."""
         credential = getattr(request, "auth", None)
         if (credential is not None and request.method not in SAFE_METHODS
                 and getattr(self, "action", None) not in self.sign_in_actions):
