@@ -9,6 +9,7 @@ that tenant is read-only through `/v1` (its realm's provider keeps reads, passwo
 records); and another tenant's credentials never find its users.
 """
 
+import io
 import os
 import re
 import subprocess
@@ -344,3 +345,16 @@ def test_only_the_operators_realm_has_the_admin_client():
     assert ADMIN_CLIENT_ID in clients(build_realm("http://backend", "token", realm="ops"))
     customer = build_realm("http://backend", "token", realm="acme", admin_client=False)
     assert ADMIN_CLIENT_ID not in clients(customer) and "identity-frontend" in clients(customer)
+
+
+def test_the_demo_seed_keeps_operators_out_of_the_customer_tenant(db):
+    TenantFactory(slug="default", is_operators=True)  # as an earlier make run's database has it
+    for _ in range(2):  # make run seeds at every start
+        call_command("seed_demo", tenant="demo", operators_tenant="operators", stdout=io.StringIO())
+    operators = Tenant.objects.get(is_operators=True)
+    assert operators.slug == "operators"
+    assert set(User.objects.filter(tenant=operators).values_list("username", flat=True)) == {"dora", "operator"}
+    assert User.objects.get(tenant=operators, username="dora").groups.filter(name="support").exists()
+    demo = User.objects.filter(tenant__slug="demo")
+    assert set(demo.values_list("username", flat=True)) == {"alice", "bob", "carol"}
+    assert not demo.filter(is_staff=True).exists() and not Role.objects.filter(tenant__slug="demo", name="operator")

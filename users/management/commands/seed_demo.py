@@ -8,7 +8,7 @@ roles included, and must not be able to make anyone an operator (README, "Operat
 import secrets
 
 from django.contrib.auth.models import Group as AdminGroup, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from users import services
@@ -43,12 +43,12 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, tenant, operators_tenant, backend_url, user_password, **options):
+        if tenant == operators_tenant:
+            raise CommandError("The demo users belong to a customer's tenant, not to the operators' tenant.")
         demo, _ = Tenant.objects.get_or_create(slug=tenant, defaults={"display_name": tenant.title()})
         operators, _ = Tenant.objects.get_or_create(slug=operators_tenant,
                                                     defaults={"display_name": operators_tenant.title()})
-        if demo.is_operators:
-            raise SystemExit(f"{tenant!r} is the operators' tenant: demo users belong to a customer's tenant.")
-        services.make_operators_tenant(operators)
+        services.make_operators_tenant(operators)  # the tenant that was, if another, becomes a customer's
 
         for name in ("admin", "celebrity", "fan"):
             Role.objects.get_or_create(tenant=demo, name=name)
