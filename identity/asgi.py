@@ -4,3 +4,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
 application = get_asgi_application()
+
+# Refuses to serve when the admin's single sign-on would trust a customer's realm.
+from keycloak_bridge.admin_sso import refuse_unsafe_operators_realm  # noqa: E402 (needs setup)
+
+refuse_unsafe_operators_realm()

@@ -1,18 +1,26 @@
-"""Operators' single sign-on to the Django admin through Keycloak (issue 4, the operators' half).
+"""Operators' single sign-on to the Django admin through Keycloak.
 
 mozilla-django-oidc runs the authorization-code flow with PKCE (S256) against the confidential
 client ``identity-admin`` of the realm whose issuer is ``ADMIN_OIDC_ISSUER``. What this module decides:
 
-- **Who.** The operator is the backend user whose id is the token's ``sub``, in the tenant whose
-  ``oidc_issuer`` is ``ADMIN_OIDC_ISSUER``. Nobody is ever created from a token: an unknown ``sub``,
-  another tenant's user or a deactivated user cannot sign in.
+- **Whose realm.** ``ADMIN_OIDC_ISSUER`` must be the issuer of the operators' tenant
+  (``Tenant.is_operators``), whose users, roles and passwords no ``/v1`` credential can write. A
+  customer tenant's admins write their own users' roles through the API: were its realm the
+  operators', any of them could grant itself ``operator`` and ``superuser``. So the process refuses
+  to start otherwise (``refuse_unsafe_operators_realm``, called by ``identity/wsgi.py`` and
+  ``asgi.py``; the system check ``keycloak_bridge.E001`` shows it in ``manage.py check --database
+  default``), and every sign-in and every request of an admin session checks it again.
+- **Who.** The operator is the backend user whose id is the token's ``sub``, in that tenant.
+  Nobody is ever created from a token: an unknown ``sub``, another tenant's user or a deactivated
+  user cannot sign in.
 - **Staff rights come from backend roles**, read at each sign-in and at each request of the session:
   ``is_staff`` is having the role ``ADMIN_OIDC_STAFF_ROLE`` (``operator``), ``is_superuser`` having
   ``ADMIN_OIDC_SUPERUSER_ROLE`` (``superuser``). Both flags are rewritten when they differ, so a role
   taken away counts at the next request. A user without the staff role is refused. What a staff
   member may do inside the admin is still Django's groups and permissions (or everything, for a
   superuser). Users of this realm's tenant cannot use the password form at all
-  (``users.backends.OperatorBackend``): it would skip Keycloak's MFA and outlive their roles.
+  (``users.backends.OperatorBackend``): it would skip Keycloak's MFA and outlive their roles; as
+  only the operators' tenant has operators, the form then admits nobody.
 - **Tokens.** The ID token is checked by mozilla-django-oidc (RS256 signature against the realm's
   keys, expiry, nonce) and here (``iss`` is the configured issuer, ``aud`` holds our client id);
   the userinfo answer must name the same ``sub``. The ID token is kept in the session, for logout.
@@ -20,8 +28,9 @@ client ``identity-admin`` of the realm whose issuer is ``ADMIN_OIDC_ISSUER``. Wh
   redirect to the end-session endpoint with ``id_token_hint``, back to the admin afterwards). A
   password session logs out locally, as before. A refused sign-in ends the Keycloak session too,
   so that the browser is not stuck signed in to Keycloak as someone the admin turns away.
-- **The password form** stays as a fallback unless ``ADMIN_PASSWORD_LOGIN`` is false; then the form
-  is gone, ``users.backends.OperatorBackend`` is not installed and password posts are refused (403).
+- **The password form** is shown unless ``ADMIN_PASSWORD_LOGIN`` is false; then the form is gone,
+  ``users.backends.OperatorBackend`` is not installed and password posts are refused (403). With
+  single sign-on it serves nobody (above), so ``make run`` turns it off.
 """
 
 from __future__ import annotations
@@ -33,13 +42,15 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin, auth, messages
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, SuspiciousOperation
+from django.db import DatabaseError, connections, transaction
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from users.models import User
+from users.models import Tenant, User
 
 LOGGER = logging.getLogger(__name__)
 BACKEND_PATH = "keycloak_bridge.admin_sso.AdminOIDCBackend"
@@ -47,6 +58,62 @@ BACKEND_PATH = "keycloak_bridge.admin_sso.AdminOIDCBackend"
 
 def sso_enabled() -> bool:
     return bool(settings.ADMIN_OIDC_ISSUER)
+
+
+CUSTOMER_REALM = "customer_realm"
+NO_REALM = "no_realm"
+
+
+def operators_realm_problem() -> tuple[str, str] | None:
+    """Why ``ADMIN_OIDC_ISSUER`` may not sign operators in, as ``(kind, message)``; None when it
+    is unset or the issuer of the operators' tenant."""
+    issuer = settings.ADMIN_OIDC_ISSUER
+    if not issuer:
+        return None
+    tenant = Tenant.objects.filter(oidc_issuer=issuer).first()
+    if tenant is None:
+        return NO_REALM, (
+            f"ADMIN_OIDC_ISSUER={issuer} is the issuer of no tenant. Connect the operators' realm first "
+            "(`manage.py connect_keycloak --tenant <slug> --operators`) and set the issuer it prints.")
+    if not tenant.is_operators:
+        return CUSTOMER_REALM, (
+            f"ADMIN_OIDC_ISSUER={issuer} is the issuer of {tenant.slug!r}, a customer tenant: its own admins "
+            "write its users' roles through the API and could make themselves operators and superusers. "
+            "Point it at the operators' realm (`manage.py connect_keycloak --tenant <slug> --operators`).")
+    return None
+
+
+def refuse_unsafe_operators_realm():
+    """At start (``identity/wsgi.py``, ``asgi.py``): refuse to serve with a customer's realm, or no
+    tenant's, as the operators' realm. Closes the connection it used, before any worker forks."""
+    if not sso_enabled():
+        return
+    try:
+        problem = operators_realm_problem()
+    finally:
+        connections.close_all()
+    if problem:
+        raise ImproperlyConfigured(problem[1])
+
+
+def check_operators_realm(app_configs=None, databases=None, **kwargs):
+    """``manage.py check --database default`` (registered by the app): a customer's realm is an
+    error. No tenant's issuer is a warning only, so that ``migrate`` (which runs this check) still
+    prepares a fresh database before ``connect_keycloak`` records the issuer; the server refuses
+    to start either way."""
+    if not databases or "default" not in databases or not sso_enabled():
+        return []
+    try:
+        with transaction.atomic():
+            problem = operators_realm_problem()
+    except DatabaseError:  # tables not migrated yet: migrate runs this check before it migrates
+        return []
+    if problem is None:
+        return []
+    kind, message = problem
+    if kind == CUSTOMER_REALM:
+        return [checks.Error(message, id="keycloak_bridge.E001")]
+    return [checks.Warning(message, id="keycloak_bridge.W001")]
 
 
 class AdminOIDCBackend(OIDCAuthenticationBackend):
@@ -72,6 +139,10 @@ class AdminOIDCBackend(OIDCAuthenticationBackend):
         """The operator these (verified) claims name, with staff flags from their roles; or None."""
         if not self.verify_claims(claims):
             raise SuspiciousOperation("claims without a subject")
+        problem = operators_realm_problem()
+        if problem:  # the start refuses this too; a tenant changed since is refused here
+            LOGGER.error("admin sign-in refused: %s", problem[1])
+            return None
         user = self.filter_users_by_claims(claims).first()
         if user is None:
             LOGGER.warning("admin sign-in refused: %s", self.describe_user_by_claims(claims))
@@ -86,7 +157,7 @@ class AdminOIDCBackend(OIDCAuthenticationBackend):
         return bool(claims.get("sub"))
 
     def describe_user_by_claims(self, claims):
-        return f"no active user {claims.get('sub')!r} in the tenant of {settings.ADMIN_OIDC_ISSUER}"
+        return f"no active user {claims.get('sub')!r} in the operators' tenant ({settings.ADMIN_OIDC_ISSUER})"
 
     def filter_users_by_claims(self, claims):
         """The active user whose id is ``sub``, in the tenant of ``ADMIN_OIDC_ISSUER`` only."""
@@ -96,7 +167,8 @@ class AdminOIDCBackend(OIDCAuthenticationBackend):
             return User.objects.none()
         if not settings.ADMIN_OIDC_ISSUER:
             return User.objects.none()
-        return User.objects.filter(pk=user_id, tenant__oidc_issuer=settings.ADMIN_OIDC_ISSUER, is_active=True)
+        return User.objects.filter(pk=user_id, tenant__oidc_issuer=settings.ADMIN_OIDC_ISSUER,
+                                   tenant__is_operators=True, is_active=True)
 
     def create_user(self, claims):
         raise SuspiciousOperation("operators are never created from a token")
@@ -114,9 +186,14 @@ class AdminOIDCBackend(OIDCAuthenticationBackend):
     def get_user(self, user_id):
         """The session's operator with staff flags re-read from their roles at every request, so a
         role taken away ends (or narrows) an open admin session at once; a deactivated user's
-        session ends (Django's check, not mozilla-django-oidc's plain lookup)."""
-        user = ModelBackend.get_user(self, user_id)
-        return self.update_user(user, {}) if user is not None else None
+        session ends (Django's check, not mozilla-django-oidc's plain lookup), and so does the
+        session of anyone outside the operators' tenant of ``ADMIN_OIDC_ISSUER``."""
+        user = User._default_manager.select_related("tenant").filter(pk=user_id).first()
+        if user is None or not ModelBackend.user_can_authenticate(self, user):
+            return None
+        if not (user.tenant.is_operators and user.tenant.oidc_issuer == settings.ADMIN_OIDC_ISSUER):
+            return None
+        return self.update_user(user, {})
 
 
 def keycloak_logout_url(request) -> str:

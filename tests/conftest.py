@@ -46,6 +46,12 @@ def operator(client, db):
 
 
 @pytest.fixture
+def operators(db):
+    """The operators' tenant: the only one whose users can be operators; read-only through /v1."""
+    return TenantFactory(slug="ops", display_name="Operators", is_operators=True)
+
+
+@pytest.fixture
 def make_client(db):
     """An HTTP client that authenticates as a new API client of `tenant` with `scopes`."""
 

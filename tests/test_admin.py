@@ -17,7 +17,9 @@ def test_operator_signs_in_with_tenant_and_username(client, tenant):
     User.objects.create_superuser("root", "root@example.com", "an operator passphrase")
     UserFactory(tenant=tenant, username="root", password="brand operator pass", is_staff=True)
     assert client.login(username="root", password="an operator passphrase")
-    assert client.login(username="acme/root", password="brand operator pass")
+    assert client.login(username="default/root", password="an operator passphrase")
+    # A customer tenant's user is never an operator, whatever its flags.
+    assert not client.login(username="acme/root", password="brand operator pass")
     assert not client.login(username="acme/root", password="an operator passphrase")
 
 

@@ -29,17 +29,17 @@ PASSWORD = "an operator passphrase"
 
 
 @pytest.fixture
-def sso(settings, tenant):
-    """Single sign-on configured for `tenant`'s realm (no Keycloak is contacted by these tests)."""
+def sso(settings, operators):
+    """Single sign-on configured for the operators' realm (no Keycloak is contacted by these tests)."""
     settings.ADMIN_OIDC_ISSUER = ISSUER
     for name in ("AUTHORIZATION", "TOKEN", "USER", "JWKS", "LOGOUT"):
         path = {"AUTHORIZATION": "auth", "USER": "userinfo", "JWKS": "certs"}.get(name, name.lower())
         setattr(settings, f"OIDC_OP_{name}_ENDPOINT", f"{ISSUER}/protocol/openid-connect/{path}")
     settings.AUTHENTICATION_BACKENDS = ["users.backends.OperatorBackend", BACKEND_PATH]
-    tenant.oidc_issuer = ISSUER
-    tenant.save()
+    operators.oidc_issuer = ISSUER
+    operators.save()
     for name in ("operator", "superuser", "fan"):
-        Role.objects.create(tenant=tenant, name=name)
+        Role.objects.create(tenant=operators, name=name)
     return settings
 
 
@@ -78,23 +78,23 @@ def test_the_button_starts_the_code_flow_with_pkce(client, sso):
     assert client.session["oidc_login_next"] == "/admin/users/user/"
 
 
-def test_password_login_is_a_fallback_by_default(client, sso, other_tenant):
-    # For operators outside the realm's tenant: its own users sign in with Keycloak only.
-    user = person(other_tenant, is_staff=True)
-    response = client.post("/admin/login/", {"username": f"globex/{user.username}", "password": PASSWORD,
-                                             "next": "/admin/"})
-    assert response.status_code == 302 and client.session[SESSION_KEY] == str(user.pk)
+def test_with_sso_the_password_form_admits_nobody(client, sso, operators, other_tenant):
+    # The operators' tenant is the realm's, whose users sign in with Keycloak only; nobody else is an operator.
+    for user in (person(operators, is_staff=True, is_superuser=True), person(other_tenant, is_staff=True)):
+        response = client.post("/admin/login/", {"username": f"{user.tenant.slug}/{user.username}",
+                                                 "password": PASSWORD, "next": "/admin/"})
+        assert response.status_code == 200 and SESSION_KEY not in client.session
 
 
-def test_password_login_off_removes_the_form_and_refuses_posts(client, sso, tenant):
+def test_password_login_off_removes_the_form_and_refuses_posts(client, sso, operators):
     sso.ADMIN_PASSWORD_LOGIN = False
     sso.AUTHENTICATION_BACKENDS = [BACKEND_PATH]
-    user = person(tenant, is_staff=True)
+    user = person(operators, is_staff=True)
     body = client.get("/admin/login/").content.decode()
     assert "Sign in with Keycloak" in body and 'id="login-form"' not in body and 'name="password"' not in body
-    response = client.post("/admin/login/", {"username": f"acme/{user.username}", "password": PASSWORD})
+    response = client.post("/admin/login/", {"username": f"ops/{user.username}", "password": PASSWORD})
     assert response.status_code == 403 and SESSION_KEY not in client.session
-    assert not client.login(username=f"acme/{user.username}", password=PASSWORD)
+    assert not client.login(username=f"ops/{user.username}", password=PASSWORD)
 
 
 def settings_in_a_fresh_process(**env):
@@ -119,8 +119,8 @@ def test_the_environment_switches_the_backends():
 # --------------------------------------------------------------------------- the backend's decisions
 
 
-def test_an_operator_is_found_by_sub_and_made_staff_by_role(sso, tenant):
-    user = person(tenant, roles=["operator"])
+def test_an_operator_is_found_by_sub_and_made_staff_by_role(sso, operators):
+    user = person(operators, roles=["operator"])
     assert not user.is_staff
     signed_in = AdminOIDCBackend().user_for_claims({"sub": str(user.pk)})
     assert signed_in == user
@@ -128,8 +128,8 @@ def test_an_operator_is_found_by_sub_and_made_staff_by_role(sso, tenant):
     assert user.is_staff and not user.is_superuser
 
 
-def test_the_superuser_role_makes_a_superuser_and_flags_follow_roles_at_each_sign_in(sso, tenant):
-    user = person(tenant, roles=["operator", "superuser"])
+def test_the_superuser_role_makes_a_superuser_and_flags_follow_roles_at_each_sign_in(sso, operators):
+    user = person(operators, roles=["operator", "superuser"])
     backend = AdminOIDCBackend()
     assert backend.user_for_claims({"sub": str(user.pk)}) == user
     user.refresh_from_db()
@@ -147,25 +147,25 @@ def test_the_superuser_role_makes_a_superuser_and_flags_follow_roles_at_each_sig
     assert not user.is_staff and not user.is_superuser
 
 
-def test_a_user_without_the_staff_role_is_refused(sso, tenant):
-    user = person(tenant, roles=["fan"], is_staff=True)
+def test_a_user_without_the_staff_role_is_refused(sso, operators):
+    user = person(operators, roles=["fan"], is_staff=True)
     assert AdminOIDCBackend().user_for_claims({"sub": str(user.pk)}) is None
     user.refresh_from_db()
     assert not user.is_staff
 
 
-def test_the_staff_role_is_a_setting(sso, tenant):
+def test_the_staff_role_is_a_setting(sso, operators):
     sso.ADMIN_OIDC_STAFF_ROLE = "fan"
-    user = person(tenant, roles=["fan"])
+    user = person(operators, roles=["fan"])
     assert AdminOIDCBackend().user_for_claims({"sub": str(user.pk)}) == user
 
 
-def test_nobody_is_created_from_a_token(sso, tenant, other_tenant):
+def test_nobody_is_created_from_a_token(sso, operators, other_tenant):
     backend = AdminOIDCBackend()
     elsewhere = person(other_tenant, roles=[])
     Role.objects.create(tenant=other_tenant, name="operator")
     services.set_user_roles(elsewhere, ["operator"])
-    deactivated = person(tenant, roles=["operator"], is_active=False)
+    deactivated = person(operators, roles=["operator"], is_active=False)
     before = User.objects.count()
     for sub in (str(uuid.uuid4()), str(elsewhere.pk), str(deactivated.pk), "not-a-uuid"):
         claims = {"sub": sub, "preferred_username": "someone", "email": "someone@example.com"}
@@ -179,8 +179,8 @@ def test_nobody_is_created_from_a_token(sso, tenant, other_tenant):
     assert User.objects.count() == before
 
 
-def test_a_deactivated_operator_loses_the_session(sso, tenant):
-    user = person(tenant, roles=["operator"])
+def test_a_deactivated_operator_loses_the_session(sso, operators):
+    user = person(operators, roles=["operator"])
     backend = AdminOIDCBackend()
     assert backend.get_user(user.pk) == user
     services.deactivate_user(user)
@@ -224,8 +224,8 @@ def test_the_id_token_must_come_from_our_issuer_for_our_client(signing_key):
 # --------------------------------------------------------------------------- logout
 
 
-def test_logout_after_keycloak_sign_in_ends_the_keycloak_session(client, sso, tenant):
-    user = person(tenant, roles=["operator"], is_staff=True)
+def test_logout_after_keycloak_sign_in_ends_the_keycloak_session(client, sso, operators):
+    user = person(operators, roles=["operator"], is_staff=True)
     client.force_login(user, backend=BACKEND_PATH)
     session = client.session
     session["oidc_id_token"] = "the.id.token"
@@ -242,9 +242,9 @@ def test_logout_after_keycloak_sign_in_ends_the_keycloak_session(client, sso, te
     assert client.get("/admin/").status_code == 302
 
 
-def test_logout_after_password_sign_in_is_local(client, sso, other_tenant):
-    user = person(other_tenant, is_staff=True)
-    assert client.login(username=f"globex/{user.username}", password=PASSWORD)
+def test_logout_after_password_sign_in_is_local(client, operators):
+    user = person(operators, is_staff=True)  # without single sign-on, the form admits operators
+    assert client.login(username=f"ops/{user.username}", password=PASSWORD)
     response = client.post("/admin/logout/")
     assert response.status_code == 200 and b"Log in again" in response.content
     assert SESSION_KEY not in client.session

@@ -41,13 +41,14 @@ def test_a_user_edit_is_one_event_with_fields_and_memberships(client, operator, 
     user = UserFactory(tenant=tenant, first_name="Old")
     role = RoleFactory(tenant=tenant, name="editor")
     r = client.post(f"/admin/users/user/{user.pk}/change/",
-                    user_form(user, first_name="New", roles=[role.pk], is_staff="on"))
+                    user_form(user, first_name="New", roles=[role.pk], email_verified="on"))
     assert_saved(r)
     [event] = events(object_id=str(user.pk))
     assert (event.action, event.actor_kind, event.actor_id, event.actor_display) == (
         "user.updated", "operator", str(operator.pk), "root")
     assert event.tenant_id == tenant.pk and event.ip == "127.0.0.1" and event.request_id
-    assert event.changes == {"first_name": {"old": "Old", "new": "New"}, "is_staff": {"old": False, "new": True},
+    assert event.changes == {"first_name": {"old": "Old", "new": "New"},
+                             "email_verified": {"old": False, "new": True},
                              "roles": {"old": [], "new": ["editor"]}}
 
 

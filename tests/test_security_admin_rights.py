@@ -18,14 +18,14 @@ PASSWORD_BACKEND = "users.backends.OperatorBackend"
 
 
 @pytest.fixture
-def sso(settings, tenant):
-    """Single sign-on to the admin through `tenant`'s realm (no Keycloak is contacted)."""
+def sso(settings, operators):
+    """Single sign-on to the admin through the operators' realm (no Keycloak is contacted)."""
     settings.ADMIN_OIDC_ISSUER = ISSUER
     settings.AUTHENTICATION_BACKENDS = [PASSWORD_BACKEND, BACKEND_PATH]
-    tenant.oidc_issuer = ISSUER
-    tenant.save()
+    operators.oidc_issuer = ISSUER
+    operators.save()
     for name in ("operator", "superuser"):
-        Role.objects.create(tenant=tenant, name=name)
+        Role.objects.create(tenant=operators, name=name)
     return settings
 
 
@@ -43,30 +43,31 @@ def password_login(client, login):
     return client.post("/admin/login/", {"username": login, "password": PASSWORD, "next": "/admin/"})
 
 
-def test_a_former_operator_cannot_use_the_password_form(client, sso, tenant):
-    user = sso_operator(tenant)
+def test_a_former_operator_cannot_use_the_password_form(client, sso, operators):
+    user = sso_operator(operators)
     assert user.is_staff and user.is_superuser
     services.set_user_roles(user, [])  # every role taken away, in the backend
 
-    response = password_login(client, f"{tenant.slug}/{user.username}")
+    response = password_login(client, f"{operators.slug}/{user.username}")
     assert response.status_code == 200 and SESSION_KEY not in client.session
     assert client.get("/admin/").status_code == 302
 
 
-def test_an_sso_operator_signs_in_with_keycloak_only(client, sso, tenant):
-    user = sso_operator(tenant)  # still holds the roles: the password form would skip Keycloak's MFA
-    assert password_login(client, f"{tenant.slug}/{user.username}").status_code == 200
+def test_an_sso_operator_signs_in_with_keycloak_only(client, sso, operators):
+    user = sso_operator(operators)  # still holds the roles: the password form would skip Keycloak's MFA
+    assert password_login(client, f"{operators.slug}/{user.username}").status_code == 200
     assert SESSION_KEY not in client.session
 
 
-def test_operators_of_the_default_tenant_keep_the_password_form(client, sso):
-    User.objects.create_superuser("root", "root@example.com", PASSWORD)
-    response = password_login(client, "root")
-    assert response.status_code == 302 and client.get("/admin/").status_code == 200
+def test_with_single_sign_on_createsuperusers_operators_sign_in_with_keycloak_too(client, sso, operators):
+    # `createsuperuser` puts them in the operators' tenant, which is the realm's.
+    root = User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    assert root.tenant == operators
+    assert password_login(client, "root").status_code == 200 and SESSION_KEY not in client.session
 
 
-def test_a_keycloak_session_ends_when_the_staff_role_is_taken_away(client, sso, tenant):
-    user = sso_operator(tenant)
+def test_a_keycloak_session_ends_when_the_staff_role_is_taken_away(client, sso, operators):
+    user = sso_operator(operators)
     client.force_login(user, backend=BACKEND_PATH)
     assert client.get("/admin/").status_code == 200
 
@@ -76,8 +77,8 @@ def test_a_keycloak_session_ends_when_the_staff_role_is_taken_away(client, sso, 
     assert not user.is_staff and not user.is_superuser
 
 
-def test_a_keycloak_session_loses_superuser_with_its_role(client, sso, tenant):
-    user = sso_operator(tenant)
+def test_a_keycloak_session_loses_superuser_with_its_role(client, sso, operators):
+    user = sso_operator(operators)
     client.force_login(user, backend=BACKEND_PATH)
     assert client.get("/admin/users/apiclient/").status_code == 200
     services.set_user_roles(user, ["operator"])
@@ -85,7 +86,7 @@ def test_a_keycloak_session_loses_superuser_with_its_role(client, sso, tenant):
     assert client.get("/admin/").status_code == 200  # still staff, with Django's permissions only
 
 
-def test_an_earlier_password_session_of_an_sso_operator_ends(client, sso, tenant):
-    user = sso_operator(tenant)
+def test_an_earlier_password_session_of_an_sso_operator_ends(client, sso, operators):
+    user = sso_operator(operators)
     client.force_login(user, backend=PASSWORD_BACKEND)
     assert client.get("/admin/").status_code == 302

@@ -7,19 +7,21 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 
 from .api.throttling import client_ip
-from .models import DEFAULT_OPERATOR_TENANT, User
+from .models import Tenant, User
 
 _clock = time.time  # what ages failed sign-ins; tests move it
 
 
 class OperatorBackend(ModelBackend):
     """Password sign-in to the admin. Usernames are unique per tenant, so the login name is
-    `tenant/username`, or a bare username in the default tenant (see `get_by_natural_key`).
+    `tenant/username`, or a bare username in the operators' tenant (see `get_by_natural_key`).
 
-    Users of the operators' realm (the tenant whose issuer is ADMIN_OIDC_ISSUER) are refused here,
-    and so are their sessions from this form: their staff rights come from backend roles, read at
-    each Keycloak sign-in, and a password would both outlive a role taken away and skip Keycloak's
-    MFA. The password form is the fallback for operators of other tenants (`createsuperuser`'s).
+    Only users of the operators' tenant are admitted, and their sessions kept: a customer tenant's
+    user never reaches the admin, whatever flags or roles it has (its own admins write its users
+    through the API). With single sign-on the operators' tenant is the realm's, and its users are
+    refused here too, sessions included: their staff rights come from backend roles, read at each
+    Keycloak sign-in, and a password would both outlive a role taken away and skip Keycloak's MFA.
+    The form therefore serves only without single sign-on (`createsuperuser`'s operators).
 
     After a few failed passwords a login name, and a client address, are locked out for a while
     (`lockout_remaining`): the right password is refused too until the window passes.
@@ -39,7 +41,8 @@ class OperatorBackend(ModelBackend):
         return user
 
     def user_can_authenticate(self, user):
-        return super().user_can_authenticate(user) and not signs_in_with_keycloak(user)
+        return (super().user_can_authenticate(user) and user.tenant.is_operators
+                and not signs_in_with_keycloak(user))
 
     def get_user(self, user_id):
         user = User._default_manager.select_related("tenant").filter(pk=user_id).first()
@@ -58,7 +61,8 @@ def signs_in_with_keycloak(user) -> bool:
 
 def _failures_keys(username: str, request) -> list[tuple[str, int]]:
     slug, _, name = str(username).rpartition("/")
-    login = f"{(slug or DEFAULT_OPERATOR_TENANT).lower()}/{name.lower()}"
+    slug = slug or Tenant.objects.filter(is_operators=True).values_list("slug", flat=True).first() or ""
+    login = f"{slug.lower()}/{name.lower()}"  # one key for a bare name and its operators' tenant spelled out
     keys = [(f"admin-login:name:{hashlib.sha256(login.encode()).hexdigest()}",
              settings.ADMIN_LOGIN_FAILURES_PER_USERNAME)]
     ip = client_ip(request) if request is not None else None

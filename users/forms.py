@@ -34,6 +34,16 @@ class UserChangeForm(NormalisedFieldsMixin, DjangoUserChangeForm):
         model = User
         fields = "__all__"
 
+    def clean(self):
+        """Staff and superusers belong to the operators' tenant only: a customer's user could never
+        sign in with those flags anyway (`users.backends`, `keycloak_bridge.admin_sso`)."""
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant")
+        if tenant is not None and not tenant.is_operators and (cleaned.get("is_staff") or cleaned.get("is_superuser")):
+            raise ValidationError("Only users of the operators' tenant can be staff or superusers; "
+                                  f"{tenant.slug!r} is a customer's tenant. Clear both flags.")
+        return cleaned
+
 
 class OperatorAuthenticationForm(AdminAuthenticationForm):
     """The admin's password form: says so when the login name or address is locked out

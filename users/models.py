@@ -16,34 +16,64 @@ from .fields import ByteOrderCharField
 
 class Tenant(models.Model):
     """A brand: one Keycloak realm. `oidc_issuer` is that realm's issuer URL: a token's `iss`
-    names its tenant (set by `manage.py connect_keycloak`)."""
+    names its tenant (set by `manage.py connect_keycloak`).
+
+    At most one tenant is the operators' tenant (`is_operators`): its users are the only ones who
+    can ever be staff or superusers of the admin, and no `/v1` credential can change its users,
+    roles, groups or passwords (they are managed in the admin). Every other tenant is a customer's,
+    whose own admins manage it through the API and never reach the admin.
+    """
 
     slug = models.SlugField(max_length=63, unique=True)
     display_name = models.CharField(max_length=200)
     oidc_issuer = models.URLField(max_length=500, unique=True, null=True, blank=True)
+    is_operators = models.BooleanField(
+        "operators' tenant", default=False,
+        help_text="The one tenant whose users may be operators of the admin; read-only through /v1.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["is_operators"], condition=Q(is_operators=True),
+                                    name="tenant_one_operators_tenant"),
+        ]
 
     def __str__(self):
         return self.slug
 
 
+# The slug of the operators' tenant that `createsuperuser` makes when there is none yet.
 DEFAULT_OPERATOR_TENANT = "default"
+
+
+def operators_tenant_for_new_operator() -> Tenant:
+    """The operators' tenant; without one, the `default` tenant becomes it (created if missing),
+    so that the first `createsuperuser` of a fresh database makes an operator who can sign in."""
+    tenant = Tenant.objects.filter(is_operators=True).first()
+    if tenant is None:
+        tenant, _ = Tenant.objects.get_or_create(slug=DEFAULT_OPERATOR_TENANT, defaults={"display_name": "Operators"})
+        Tenant.objects.filter(pk=tenant.pk).update(is_operators=True)
+        tenant.is_operators = True
+    return tenant
 
 
 class IdentityUserManager(UserManager):
     use_in_migrations = False
 
     def get_by_natural_key(self, username):
-        """`tenant/username`, or a bare username in the default tenant (where operators live)."""
+        """`tenant/username`, or a bare username in the operators' tenant (the only one whose users
+        can be operators)."""
         slug, _, name = username.rpartition("/")
-        return self.get(tenant__slug=slug or DEFAULT_OPERATOR_TENANT, username=name.lower())
+        tenant = Q(tenant__slug=slug) if slug else Q(tenant__is_operators=True)
+        return self.get(tenant, username=name.lower())
 
     def _create_user_object(self, username, email, password, **extra_fields):
-        # Operators made by `createsuperuser` land in the default tenant.
+        # Operators made by `createsuperuser` land in the operators' tenant; nobody else may be staff.
         if "tenant" not in extra_fields and "tenant_id" not in extra_fields:
-            extra_fields["tenant"] = Tenant.objects.get_or_create(
-                slug=DEFAULT_OPERATOR_TENANT, defaults={"display_name": "Default"}
-            )[0]
+            extra_fields["tenant"] = operators_tenant_for_new_operator()
+        tenant = extra_fields.get("tenant") or Tenant.objects.get(pk=extra_fields["tenant_id"])
+        if (extra_fields.get("is_staff") or extra_fields.get("is_superuser")) and not tenant.is_operators:
+            raise ValueError(f"Only users of the operators' tenant can be staff; {tenant.slug!r} is a customer's.")
         user = super()._create_user_object(username, email, password, **extra_fields)
         user.username = user.username.lower()
         user.email = (user.email or "").lower() or None

@@ -448,6 +448,36 @@ def remove_user_group(user: User, group: Group):
     user.identity_groups.remove(group)
 
 
+# --- the operators' tenant --------------------------------------------------------------------
+# Operators' rights (staff, superuser) never derive from data that a customer tenant's tokens can
+# write: only users of the operators' tenant can be operators, and no `/v1` credential writes that
+# tenant's users, roles, groups or passwords (`identity.api.viewsets.TenantViewSet`). Its realm
+# still signs operators in through the provider, which needs reads, password checks and login records.
+
+OPERATORS_MANAGED_IN_ADMIN = ("Operators are managed in the admin: the users, roles, groups and passwords of the "
+                              "operators' tenant cannot be changed through /v1.")
+
+
+def operators_tenant() -> Tenant | None:
+    return Tenant.objects.filter(is_operators=True).first()
+
+
+def writes_refused(tenant: Tenant | None) -> str | None:
+    """Why a `/v1` credential of `tenant` may not write, or None when it may."""
+    return OPERATORS_MANAGED_IN_ADMIN if tenant is not None and tenant.is_operators else None
+
+
+@transaction.atomic
+@recorded("tenant.made_operators")
+def make_operators_tenant(tenant: Tenant) -> Tenant:
+    """Make `tenant` the operators' tenant; the tenant that was, if another, becomes a customer's
+    (its users lose the admin at their next request)."""
+    Tenant.objects.filter(is_operators=True).exclude(pk=tenant.pk).update(is_operators=False)
+    Tenant.objects.filter(pk=tenant.pk).update(is_operators=True)
+    tenant.is_operators = True
+    return tenant
+
+
 # --- API clients ------------------------------------------------------------------------------
 
 TOKEN_PREFIX = "idb_"

@@ -1,13 +1,18 @@
-"""`make run`: the whole system on loopback — PostgreSQL, the backend, and Keycloak whose demo realm
-finds its users in the backend. Ctrl-C stops all three.
+"""`make run`: the whole system on loopback — PostgreSQL, the backend, and Keycloak whose two realms
+find their users in the backend. Ctrl-C stops all three.
 
 PostgreSQL is a private cluster kept under `.run/postgres` (started as the tests start theirs, by
 `tests/postgres.py`), so the users of one run are there in the next; the backend is Django's
-development server on it. Keycloak keeps its own small database under `.run/keycloak`; the demo
-realm is re-applied on every start, with a fresh API token for the provider, so a restart always
-begins from the configuration in `keycloak_bridge/realm/`. Operators sign in to the admin through
-the realm too: the secret of its `identity-admin` client is chosen here, before the backend starts,
-and given to both.
+development server on it. Keycloak keeps its own small database under `.run/keycloak`; the realms
+are re-applied on every start, each with a fresh API token for the provider, so a restart always
+begins from the configuration in `keycloak_bridge/realm/`.
+
+Two realms, as in production: `demo`, a customer's (alice is its admin), and `operators`, whose
+users alone sign in to the Django admin (dora). The admin trusts only the operators' realm
+(`ADMIN_OIDC_ISSUER`): the secret of its `identity-admin` client is chosen here, before the backend
+starts, and given to both; its issuer is recorded before the backend starts, which refuses to
+start unless that issuer is the operators' tenant's. The password form is off: with single sign-on
+it admits nobody.
 """
 
 import base64
@@ -32,14 +37,18 @@ BACKEND_HOST = os.environ.get("HOST", "127.0.0.1")
 BACKEND_PORT = int(os.environ.get("PORT", "8000"))
 KEYCLOAK_PORT = int(os.environ.get("KEYCLOAK_PORT", "8080"))
 REALM = "demo"
+OPERATORS_REALM = "operators"
 DEMO_PASSWORD = "demo-password-1"
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = ROOT / ".run"
-# The admin's single sign-on through the demo realm (keycloak_bridge/admin_sso.py), for this process
-# and the backend's: the realm is applied with this client secret.
+KEYCLOAK_URL = f"http://127.0.0.1:{KEYCLOAK_PORT}"
+BACKEND_URL = f"http://{BACKEND_HOST}:{BACKEND_PORT}"
+OPERATORS_ISSUER = f"{KEYCLOAK_URL}/realms/{OPERATORS_REALM}"
+# The admin's single sign-on through the operators' realm (keycloak_bridge/admin_sso.py), for this
+# process and the backend's: the realm is applied with this client secret.
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
-os.environ.update(ADMIN_OIDC_ISSUER=f"http://127.0.0.1:{KEYCLOAK_PORT}/realms/{REALM}",
-                  ADMIN_OIDC_CLIENT_ID="identity-admin", ADMIN_OIDC_CLIENT_SECRET=ADMIN_CLIENT_SECRET)
+os.environ.update(ADMIN_OIDC_ISSUER=OPERATORS_ISSUER, ADMIN_OIDC_CLIENT_ID="identity-admin",
+                  ADMIN_OIDC_CLIENT_SECRET=ADMIN_CLIENT_SECRET, ADMIN_PASSWORD_LOGIN="false")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
 
 
@@ -48,15 +57,20 @@ def say(message):
 
 
 def prepare_backend(database_url: str):
-    """Django on the cluster (settings read DATABASE_URL), migrated, with the demo tenant seeded."""
+    """Django on the cluster (settings read DATABASE_URL), migrated, with the demo and operators'
+    tenants seeded and the operators' issuer recorded (connect_keycloak records it again)."""
     os.environ["DATABASE_URL"] = database_url
     django.setup()
+    from users.models import Tenant
+
     call_command("migrate", interactive=False, verbosity=0)
-    call_command("seed_demo", tenant=REALM, user_password=DEMO_PASSWORD)
+    call_command("seed_demo", tenant=REALM, operators_tenant=OPERATORS_REALM, backend_url=BACKEND_URL,
+                 user_password=DEMO_PASSWORD)
+    Tenant.objects.filter(slug=OPERATORS_REALM).update(oidc_issuer=OPERATORS_ISSUER)
 
 
 def start_backend() -> subprocess.Popen:
-    url = f"http://{BACKEND_HOST}:{BACKEND_PORT}"
+    url = BACKEND_URL
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"{BACKEND_HOST}:{BACKEND_PORT}"], cwd=ROOT,
         start_new_session=True,
@@ -69,7 +83,7 @@ def start_backend() -> subprocess.Popen:
 
 
 def sign_in_url(base, client_id, redirect_uri, verifier):
-    """An authorization request with PKCE (the realm's public clients require it)."""
+    """An authorization request with PKCE to the demo realm (its public clients require it)."""
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     return f"{base}/realms/{REALM}/protocol/openid-connect/auth?" + urllib.parse.urlencode({
         "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": "openid",
@@ -85,25 +99,30 @@ def main():
         backend = start_backend()
         say("starting Keycloak (the first start builds the provider and downloads Keycloak; then ~30 s)")
         keycloak = start_keycloak(port=KEYCLOAK_PORT, data_dir=RUN_DIR / "keycloak")
-        call_command("connect_keycloak", tenant=REALM, keycloak_url=keycloak.base_url,
-                     backend_url=f"http://{BACKEND_HOST}:{BACKEND_PORT}", admin_user=keycloak.admin_user,
-                     admin_password=keycloak.admin_password, admin_client_secret=ADMIN_CLIENT_SECRET,
-                     redirect_uris=[f"http://{BACKEND_HOST}:{BACKEND_PORT}/*", "http://localhost:3000/*"])
+        redirect_uris = [f"{BACKEND_URL}/*", "http://localhost:3000/*"]
+        for realm, operators in ((REALM, False), (OPERATORS_REALM, True)):
+            call_command("connect_keycloak", tenant=realm, keycloak_url=keycloak.base_url, backend_url=BACKEND_URL,
+                         admin_user=keycloak.admin_user, admin_password=keycloak.admin_password,
+                         admin_client_secret=ADMIN_CLIENT_SECRET, redirect_uris=redirect_uris, operators=operators)
         base = keycloak.base_url
         # Where the two flows below land: the code is in the address bar; the page itself is the
         # backend's health probe, since make run has no frontend.
-        landing = f"http://{BACKEND_HOST}:{BACKEND_PORT}/healthz"
+        landing = f"{BACKEND_URL}/healthz"
         verifier = secrets.token_urlsafe(48)
         say("ready. Everything below runs until Ctrl-C.")
         print(f"""
-  Django admin             http://{BACKEND_HOST}:{BACKEND_PORT}/admin/   "Sign in with Keycloak": dora / {DEMO_PASSWORD}
-                           (an operator by her backend role; or the password form with the operator above)
+  Django admin             {BACKEND_URL}/admin/   "Sign in with Keycloak" (the {OPERATORS_REALM} realm):
+                           dora / {DEMO_PASSWORD} (staff by her backend role operator), or operator and
+                           the password printed above (operator and superuser)
   Keycloak admin console   {base}/admin/   ({keycloak.admin_user} / {keycloak.admin_password})
-  Demo realm               {REALM}: users live in the backend, found through the provider
+  Demo realm               {REALM}: a customer's; users live in the backend, found through the provider
+  Operators' realm         {OPERATORS_REALM}: the only one the admin trusts; its tenant is read-only through /v1
   Demo realm account page  {base}/realms/{REALM}/account/   (alice / {DEMO_PASSWORD})
   A token for alice        curl -s -d grant_type=password -d client_id=identity-frontend \\
                              -d username=alice -d password={DEMO_PASSWORD} \\
                              {base}/realms/{REALM}/protocol/openid-connect/token
+  A token for dora         the same with -d username=dora, at
+                             {base}/realms/{OPERATORS_REALM}/protocol/openid-connect/token
   PostgreSQL               {postgres.url}   (data kept in {postgres.data.relative_to(ROOT)})
 
   Sign up or in by phone   {sign_in_url(base, "identity-enroll", landing, verifier)}

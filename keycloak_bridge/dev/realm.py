@@ -1,8 +1,9 @@
-"""Realm configuration as code: builds the ``demo`` realm and applies it through the admin REST API.
+"""Realm configuration as code: builds a tenant's realm and applies it through the admin REST API.
 
-The realm template is ``keycloak_bridge/realm/demo-realm.json`` (clients, roles, audience mappers,
-event listener, the ``identity-backend`` user storage component, the ``identity-admin`` client of
-operators' single sign-on to the Django admin),
+Every realm, customers' (``demo``) and the operators' (``operators``), comes from one template,
+``keycloak_bridge/realm/demo-realm.json`` (clients, roles, audience mappers, event listener, the
+``identity-backend`` user storage component, the ``identity-admin`` client of operators' single
+sign-on to the Django admin, which only the operators' realm keeps),
 ``keycloak_bridge/realm/user-profile.json`` (the declarative user profile: phone attributes, names
 optional) and ``keycloak_bridge/realm/flows.json`` (the phone enrollment and passwordless flows,
 each bound as the browser flow of its own public client, a copy of ``identity-frontend``). Secrets
@@ -55,6 +56,7 @@ def build_realm(
     redirect_uris: Sequence[str] | None = None,
     admin_base_url: str | None = None,
     admin_client_secret: str | None = None,
+    admin_client: bool = True,
     connect_timeout_ms: int = 2000,
     read_timeout_ms: int = 5000,
     max_lifespan_ms: int | None = None,
@@ -63,11 +65,15 @@ def build_realm(
 
     ``admin_base_url`` is the backend's public URL as operators' browsers reach it (default
     ``backend_url``): the ``identity-admin`` client redirects to ``<admin_base_url>/oidc/callback/``
-    after sign-in and to ``<admin_base_url>/admin/`` after logout."""
+    after sign-in and to ``<admin_base_url>/admin/`` after logout. Without ``admin_client`` (a
+    customer's realm) that client is left out: the admin trusts only the operators' realm."""
     if cache_policy not in CACHE_POLICIES:
         raise ValueError(f"cache_policy must be one of {', '.join(CACHE_POLICIES)}")
     rep = json.loads(TEMPLATE.read_text())
     rep["realm"] = realm
+    rep["displayName"] = f"Identity backend {realm}"
+    if not admin_client:
+        rep["clients"] = [c for c in rep["clients"] if c["clientId"] != ADMIN_CLIENT_ID]
     admin_base_url = (admin_base_url or backend_url).rstrip("/")
     for client in rep["clients"]:
         if client.get("secret") == "__BACKEND_CLIENT_SECRET__":
@@ -172,9 +178,10 @@ def apply_realm(
     """Creates (or deletes and re-creates) ``realm`` in the Keycloak at ``kc_base_url``.
 
     Returns ``{"realm", "issuer", "backend_client_secret", "admin_client_id", "admin_client_secret",
-    "storage_component_id"}``; the backend needs the issuer and the admin client's id and secret
-    (``ADMIN_OIDC_ISSUER``, ``ADMIN_OIDC_CLIENT_ID``, ``ADMIN_OIDC_CLIENT_SECRET``) for operators'
-    single sign-on. ``options`` are those of ``build_realm``."""
+    "storage_component_id"}``; of the operators' realm, the backend needs the issuer and the admin
+    client's id and secret (``ADMIN_OIDC_ISSUER``, ``ADMIN_OIDC_CLIENT_ID``,
+    ``ADMIN_OIDC_CLIENT_SECRET``) for operators' single sign-on (a realm built without the admin
+    client has None as its secret). ``options`` are those of ``build_realm``."""
     rep = build_realm(backend_url, api_token, realm=realm, **options)
     admin = AdminClient(kc_base_url, admin_user, admin_password)
     status, _ = admin.request("GET", f"/admin/realms/{urllib.parse.quote(realm)}")
@@ -189,7 +196,7 @@ def apply_realm(
         raise RealmError(f"realm {realm} was created but has no {STORAGE_PROVIDER_ID} user storage component; "
                          "is the provider jar installed in Keycloak's providers/ folder?")
     secret = next(c["secret"] for c in rep["clients"] if c["clientId"] == "identity-backend")
-    admin_secret = next(c["secret"] for c in rep["clients"] if c["clientId"] == ADMIN_CLIENT_ID)
+    admin_secret = next((c["secret"] for c in rep["clients"] if c["clientId"] == ADMIN_CLIENT_ID), None)
     return {
         "realm": realm,
         "issuer": f"{kc_base_url.rstrip('/')}/realms/{realm}",
@@ -244,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--admin-base-url", default=None,
                        help="the backend's URL as operators' browsers reach it (default --backend-url)")
         p.add_argument("--admin-client-secret", default=os.environ.get("ADMIN_OIDC_CLIENT_SECRET"))
+        p.add_argument("--customer", action="store_false", dest="admin_client",
+                       help="a customer's realm: without the identity-admin client (only the operators' realm has it)")
         if name == "apply":
             p.add_argument("--keycloak-url", default=os.environ.get("KEYCLOAK_URL", "http://127.0.0.1:8080"))
             p.add_argument("--admin-user", default=os.environ.get("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"))
@@ -255,14 +264,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "show":
             rep = build_realm(args.backend_url, args.api_token, realm=args.realm, cache_policy=args.cache_policy,
                               backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris,
-                              admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret)
+                              admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret,
+                              admin_client=args.admin_client)
             json.dump(rep, sys.stdout, indent=2)
             print()
         else:
             result = apply_realm(args.keycloak_url, args.admin_user, args.admin_password, args.backend_url,
                                  args.api_token, realm=args.realm, cache_policy=args.cache_policy,
                                  backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris,
-                                 admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret)
+                                 admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret,
+                                 admin_client=args.admin_client)
             json.dump(result, sys.stdout, indent=2)
             print()
     except (RealmError, ValueError) as exc:

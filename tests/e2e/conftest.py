@@ -3,6 +3,11 @@
 The backend runs as its own gunicorn process, so a test can stop and start it, and its access
 log is the record of what Keycloak asked. Tests commit their rows (the backend process reads
 them) and pytest-django flushes them after each test.
+
+Two realms, as in production: `demo`, a customer's (tenant `e2e`, which most tests use), and
+`operators`, the operators' tenant's, the only realm the admin's single sign-on trusts. The
+backend refuses to start unless `ADMIN_OIDC_ISSUER` is the operators' tenant's issuer, so that
+tenant is there whenever it starts (before the first test, and in every test through `e2e_tenant`).
 """
 
 import hashlib
@@ -26,6 +31,7 @@ from users import services
 from users.models import ApiClient, Role, Tenant
 
 REALM = "demo"
+OPERATORS_REALM = "operators"
 ROOT = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the test reads the code from Location
 ACCESS_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.[01]"')
@@ -119,23 +125,48 @@ class Outbox:
         return re.search(r"^(https?://\S+)$", messages[-1], re.M).group(1)
 
 
-# The token Keycloak's component holds for the whole run; its row is re-created for every test,
-# since each test's rows are flushed when it ends.
+# The tokens Keycloak's components hold for the whole run; their rows are re-created for every
+# test, since each test's rows are flushed when it ends.
 API_KEY, API_SECRET = "e2ekeycloak00000", secrets.token_urlsafe(32)
 API_TOKEN = f"{services.TOKEN_PREFIX}{API_KEY}.{API_SECRET}"
-# The realm's identity-admin client, chosen before the backend starts: operators' single sign-on.
+OPERATORS_API_KEY, OPERATORS_API_SECRET = "e2eoperators0000", secrets.token_urlsafe(32)
+OPERATORS_API_TOKEN = f"{services.TOKEN_PREFIX}{OPERATORS_API_KEY}.{OPERATORS_API_SECRET}"
+# The operators' realm's identity-admin client, chosen before the backend starts: single sign-on.
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
 
 
+def provider_client(tenant, key, secret):
+    """The API client of a realm's provider, with every scope, as connect_keycloak makes it."""
+    return ApiClient.objects.create(tenant=tenant, name="keycloak", key=key, scopes=sorted(services.KNOWN_SCOPES),
+                                    secret_hash=hashlib.sha256(secret.encode()).hexdigest())
+
+
+def ensure_operators_tenant(issuer) -> Tenant:
+    """The operators' tenant of the `operators` realm, its roles and its provider's API client."""
+    tenant, created = Tenant.objects.get_or_create(
+        slug=OPERATORS_REALM, defaults={"display_name": "Operators", "oidc_issuer": issuer, "is_operators": True})
+    if created:
+        for name in ("operator", "superuser", "fan"):
+            Role.objects.create(tenant=tenant, name=name)
+        provider_client(tenant, OPERATORS_API_KEY, OPERATORS_API_SECRET)
+    return tenant
+
+
 @pytest.fixture
-def e2e_tenant(transactional_db, realm, backend):
-    """The realm's tenant, its roles and the provider's API client, committed for the backend to see."""
+def operators_tenant(transactional_db, operators_realm, backend):
+    """The operators' tenant (read-only through /v1), committed for the backend to see."""
+    yield ensure_operators_tenant(operators_realm["issuer"])
+    backend.wait_until_idle()
+
+
+@pytest.fixture
+def e2e_tenant(transactional_db, realm, backend, operators_tenant):
+    """The customer realm's tenant, its roles and the provider's API client, committed for the
+    backend to see (with the operators' tenant, which the backend needs to start)."""
     tenant = Tenant.objects.create(slug="e2e", display_name="End to end", oidc_issuer=realm["issuer"])
-    for name in ("admin", "operator", "celebrity", "fan"):
+    for name in ("admin", "celebrity", "fan"):
         Role.objects.create(tenant=tenant, name=name)
-    ApiClient.objects.create(tenant=tenant, name="keycloak", key=API_KEY,
-                             secret_hash=hashlib.sha256(API_SECRET.encode()).hexdigest(),
-                             scopes=sorted(services.KNOWN_SCOPES))
+    provider_client(tenant, API_KEY, API_SECRET)
     yield tenant
     backend.wait_until_idle()
 
@@ -154,10 +185,13 @@ def outbox(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def backend(django_db_setup, tmp_path_factory, keycloak, sms, outbox):
+def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms, outbox):
     settings = connection.settings_dict
     url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    env = {"ADMIN_OIDC_ISSUER": f"{keycloak.base_url}/realms/{REALM}",
+    operators_issuer = f"{keycloak.base_url}/realms/{OPERATORS_REALM}"
+    with django_db_blocker.unblock():  # committed: the backend refuses to start without it
+        ensure_operators_tenant(operators_issuer)
+    env = {"ADMIN_OIDC_ISSUER": operators_issuer,
            "ADMIN_OIDC_CLIENT_SECRET": ADMIN_CLIENT_SECRET,
            **fake_twilio.settings_for(sms),
            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox.path),
@@ -179,8 +213,19 @@ def keycloak(tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def realm(keycloak, backend):
+    """The customer's realm: no identity-admin client, as the admin does not trust it."""
     info = apply_realm(keycloak.base_url, keycloak.admin_user, keycloak.admin_password, backend.url,
                        API_TOKEN, realm=REALM, cache_policy="NO_CACHE",
+                       redirect_uris=[REDIRECT_URI], admin_client=False)
+    info["base_url"] = keycloak.base_url
+    return info
+
+
+@pytest.fixture(scope="package")
+def operators_realm(keycloak, backend):
+    """The operators' realm, whose identity-admin client signs operators in to the admin."""
+    info = apply_realm(keycloak.base_url, keycloak.admin_user, keycloak.admin_password, backend.url,
+                       OPERATORS_API_TOKEN, realm=OPERATORS_REALM, cache_policy="NO_CACHE",
                        redirect_uris=[REDIRECT_URI], admin_base_url=backend.url,
                        admin_client_secret=ADMIN_CLIENT_SECRET)
     info["base_url"] = keycloak.base_url

@@ -25,6 +25,7 @@ def _valid(serializer_class, request):
 
 class CredentialViewSet(TenantViewSet):
     action_scopes = {"verify": "credentials:verify"}
+    sign_in_actions = frozenset({"verify"})  # Keycloak checks operators' passwords too
 
     def get_throttles(self):
         return [PerUserCredentialThrottle()] if self.action == "verify" else []

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,10 +14,19 @@ from users.models import User
 
 
 class IsPerson(BasePermission):
+    """A person signed in with Keycloak; operators (people of the operators' tenant) read only, as
+    they are managed in the admin."""
+
     message = "/v1/me is for people signed in with Keycloak; a service reads /v1/users/{id}."
 
     def has_permission(self, request, view):
-        return isinstance(request.user, User) and request.auth is not None
+        if request.auth is None:
+            return False
+        reason = services.writes_refused(request.auth.tenant) if request.method not in SAFE_METHODS else None
+        if reason:  # the tenant decides first, as on every other route (identity.api.viewsets)
+            self.message, self.code = reason, "managed_in_admin"
+            return False
+        return isinstance(request.user, User)
 
 
 class MeSerializer(UserSerializer):

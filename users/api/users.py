@@ -53,6 +53,7 @@ class UserViewSet(
 ):
     serializer_class = UserSerializer
     cursor_field = "username"
+    sign_in_actions = frozenset({"record_login"})  # Keycloak records operators' logins too
 
     def get_queryset(self):
         return queries.user_queryset().filter(tenant=self.tenant)

@@ -1,8 +1,11 @@
 """Point a Keycloak realm at this backend: a fresh API token for the provider, then the realm as code.
 
-It also prints the settings with which the backend lets operators sign in to the admin through the
-realm's ``identity-admin`` client (`make run` chooses the client secret up front and passes it to
-both the realm and its backend process).
+``--operators`` makes the tenant the operators' tenant (the only one whose users can be operators,
+read-only through ``/v1``); only its realm gets the ``identity-admin`` client, and the command
+prints the settings with which the backend lets operators sign in to the admin through it (`make
+run` chooses the client secret up front and passes it to both the realm and its backend process).
+A customer's realm has no such client, and the backend refuses to start with its issuer as
+``ADMIN_OIDC_ISSUER``.
 """
 
 import os
@@ -37,11 +40,16 @@ class Command(BaseCommand):
                                  "sign-on (default: --backend-url)")
         parser.add_argument("--admin-client-secret", default=None,
                             help="the secret of the realm's identity-admin client (default: a new random one)")
+        parser.add_argument("--operators", action="store_true",
+                            help="make this tenant the operators' tenant (the one before it becomes a customer's); "
+                                 "its realm signs operators in to the admin")
 
     def handle(self, *args, tenant, keycloak_url, backend_url, admin_user, admin_password, cache_policy,
-               redirect_uris, admin_base_url=None, admin_client_secret=None, **options):
+               redirect_uris, admin_base_url=None, admin_client_secret=None, operators=False, **options):
         with transaction.atomic():
             tenant_row, created = Tenant.objects.get_or_create(slug=tenant, defaults={"display_name": tenant.title()})
+            if operators:
+                services.make_operators_tenant(tenant_row)
             for old in ApiClient.objects.filter(tenant=tenant_row, name=CLIENT_NAME):
                 old.delete()
             _, token = services.create_api_client(tenant_row, CLIENT_NAME, sorted(services.KNOWN_SCOPES))
@@ -50,13 +58,16 @@ class Command(BaseCommand):
             info = apply_realm(keycloak_url, admin_user, admin_password, backend_url, token, realm=tenant,
                                cache_policy=cache_policy, redirect_uris=redirect_uris,
                                admin_base_url=admin_base_url or backend_url,
-                               admin_client_secret=admin_client_secret or secrets.token_urlsafe(32))
+                               admin_client_secret=admin_client_secret or secrets.token_urlsafe(32),
+                               admin_client=tenant_row.is_operators)
         except (RealmError, OSError) as error:
             raise CommandError(f"Keycloak at {keycloak_url} refused the realm: {error}. Is it running, "
                                "with our provider in providers/ and these admin credentials?") from None
         Tenant.objects.filter(pk=tenant_row.pk).update(oidc_issuer=info["issuer"])
         self.stdout.write(self.style.SUCCESS(
             f"Realm {tenant!r} at {keycloak_url} now finds its users in {backend_url} (issuer {info['issuer']})."))
+        if not tenant_row.is_operators:
+            return
         self.stdout.write(
             "Operators' single sign-on to the admin: give the backend these settings\n"
             f"  ADMIN_OIDC_ISSUER={info['issuer']}\n"
