@@ -2,8 +2,8 @@
 
 `X-Request-ID` is taken from the request when it is a sane token (a proxy's or a caller's id,
 so that logs and audit rows of one call can be joined), else a new one is made; either way it is
-echoed on the response. The IP is the connection's (`REMOTE_ADDR`): behind a proxy, that proxy
-must set it, as with every other use of the client address here.
+echoed on the response. The IP is the one the throttles count (`client_ip`): the connection's, or
+past TRUSTED_PROXY_COUNT of our own proxies, the address the first of them saw.
 
 The actor is resolved when a change is recorded, from what authentication left on the request:
 DRF's authentication sets `request.user` and `request.auth` on the Django request too.
@@ -13,7 +13,8 @@ import ipaddress
 import re
 import uuid
 
-from keycloak_bridge.management.commands.connect_keycloak import CLIENT_NAME as KEYCLOAK_CLIENT_NAME
+from keycloak_bridge import PROVIDER_CLIENT_NAME
+from users.api.throttling import client_ip
 from users.models import ApiClient, User
 
 from . import context
@@ -29,7 +30,7 @@ def request_id_of(request) -> str:
 
 
 def ip_of(request) -> str | None:
-    address = request.META.get("REMOTE_ADDR") or ""
+    address = client_ip(request) or ""
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:  # a unix socket, or no address at all
@@ -42,7 +43,7 @@ def actor_of(request) -> context.Actor:
     credential = getattr(request, "auth", None)
     user = getattr(request, "user", None)
     if isinstance(credential, ApiClient):
-        kind = ActorKind.KEYCLOAK if credential.name == KEYCLOAK_CLIENT_NAME else ActorKind.API_CLIENT
+        kind = ActorKind.KEYCLOAK if credential.name == PROVIDER_CLIENT_NAME else ActorKind.API_CLIENT
         return context.Actor(kind, str(credential.pk), credential.name)
     if isinstance(user, User) and user.is_authenticated:
         kind = ActorKind.PERSON if credential is not None else ActorKind.OPERATOR

@@ -61,6 +61,10 @@ def _authenticate(request):
         raise UnauthorizedException(detail="This token is unknown or revoked; ask an operator for a new one.")
     if SCOPE not in client.scopes:
         raise ForbiddenException(detail=f"This API client lacks the '{SCOPE}' scope.")
+    refused = services.writes_refused(client.tenant)
+    if refused:  # the operators' tenant is managed in the admin alone
+        raise ForbiddenException(detail=refused)
+    request.auth = client  # the audit trail's actor
     return client
 
 

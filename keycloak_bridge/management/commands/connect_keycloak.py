@@ -14,11 +14,12 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from keycloak_bridge import PROVIDER_CLIENT_NAME
 from keycloak_bridge.dev.realm import CACHE_POLICIES, RealmError, apply_realm
 from users import services
 from users.models import ApiClient, Tenant
 
-CLIENT_NAME = "keycloak"
+CLIENT_NAME = PROVIDER_CLIENT_NAME
 
 
 class Command(BaseCommand):
