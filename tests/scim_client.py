@@ -12,6 +12,13 @@ from users import services
 
 BASE = "/scim/v2"
 MEDIA_TYPE = "application/scim+json"
+# The URNs of RFC 7643 and 7644, written out here rather than taken from the code under test.
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 def scim_token(tenant, scopes=("scim",), name="idp"):

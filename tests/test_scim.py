@@ -6,17 +6,11 @@ from urllib.parse import quote
 import pytest
 
 from tests.factories import GroupFactory, UserFactory
-from tests.scim_client import Scim, scim_token
+from tests.scim_client import ENTERPRISE, ERROR, GROUP, PATCH, USER, Scim, scim_token
 from users import services
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 @pytest.fixture

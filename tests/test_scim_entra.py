@@ -11,14 +11,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.scim_client import Scim, scim_token
+from tests.scim_client import ENTERPRISE, GROUP, PATCH, USER, Scim, scim_token
 
 pytestmark = pytest.mark.django_db
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture

@@ -9,14 +9,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.scim_client import Scim, scim_token
+from tests.scim_client import GROUP, LIST, PATCH, USER, Scim, scim_token
 
 pytestmark = pytest.mark.django_db
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 @pytest.fixture
