@@ -112,20 +112,19 @@ class BackendStorage(ScimStorage):
         return bool(queries.tenant_users(self.tenant, {pk}))
 
     def _locked_user(self, pk: str, expected_version: str | None):
-        user = queries.tenant_user(self.tenant, pk, lock=True)
-        if user is None:
-            raise NotFoundException(detail=f"No user {pk!r} in this tenant.")
-        if expected_version is not None and mapping.user_version(user) != expected_version:
-            raise PreconditionFailedException(detail="The user changed meanwhile; read it again.")
-        return user
+        return self._locked("user", queries.tenant_user, mapping.user_version, pk, expected_version)
 
     def _locked_group(self, pk: str, expected_version: str | None):
-        group = queries.tenant_group(self.tenant, pk, lock=True)
-        if group is None:
-            raise NotFoundException(detail=f"No group {pk!r} in this tenant.")
-        if expected_version is not None and mapping.group_version(group) != expected_version:
-            raise PreconditionFailedException(detail="The group changed meanwhile; read it again.")
-        return group
+        return self._locked("group", queries.tenant_group, mapping.group_version, pk, expected_version)
+
+    def _locked(self, kind: str, find, version_of, pk: str, expected_version: str | None):
+        """The row, locked for the write, if it is still at the version the client last read."""
+        row = find(self.tenant, pk, lock=True)
+        if row is None:
+            raise NotFoundException(detail=f"No {kind} {pk!r} in this tenant.")
+        if expected_version is not None and version_of(row) != expected_version:
+            raise PreconditionFailedException(detail=f"The {kind} changed meanwhile; read it again.")
+        return row
 
     def _members(self, resource) -> list:
         ids = mapping.member_ids(resource)
