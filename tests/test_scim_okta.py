@@ -141,3 +141,23 @@ def test_okta_import_pages_through_every_user(okta, tenant):
             break
         start += page["itemsPerPage"]
     assert seen == [f"user{n}@example.com" for n in range(5)]
+
+
+def test_okta_changes_are_in_the_audit_trail_as_its_clients(okta, tenant):
+    from audit.models import AuditEvent
+
+    created = okta.post("/Users", okta_user())
+    assert created.status_code == 201, created.json()
+    okta.patch(f"/Users/{created.json()['id']}",
+               {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]})
+    events = list(AuditEvent.objects.filter(tenant=tenant, object_id=created.json()["id"]).order_by("id"))
+    assert [e.action for e in events] == ["user.created", "user.updated"]
+    assert events[1].changes["is_active"] == {"old": True, "new": False}
+    assert {(e.actor_kind, e.actor_display) for e in events} == {("api_client", "okta")}
+
+
+def test_the_operators_tenant_is_not_provisioned_by_scim(operators):
+    scim = Scim(scim_token(operators, name="okta"))
+    r = scim.post("/Users", okta_user())
+    assert r.status_code == 403 and "admin" in r.json()["detail"]
+    assert not operators.users.exists()
