@@ -319,7 +319,7 @@ def test_createsuperuser_joins_an_existing_operators_tenant(operators):
 
 def test_the_migration_makes_the_default_tenant_the_operators(db):
     TenantFactory(slug="default")
-    migration = import_module("users.migrations.0010_operators_tenant")
+    migration = import_module("users.migrations.0011_operators_tenant")
     migration.default_is_the_operators_tenant(apps, None)
     assert Tenant.objects.get(slug="default").is_operators
 
