@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from identity.api.errors import ERRORS
 from identity.api.pagination import PAGING_PARAMS
 from identity.api.viewsets import TenantViewSet
-from profiles.api.pagination import TwoColumnKeysetPagination
+from identity.api.keyset import TwoColumnKeysetPagination
 
 READ = "audit:read"
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from profiles import search, services
 from profiles.api.base import CONFLICT, ERRORS, ProfilesViewSet, is_admin, refuse_unknown_params
-from profiles.api.pagination import TwoColumnKeysetPagination
+from identity.api.keyset import TwoColumnKeysetPagination
 from profiles.models import (
     CelebProfileType,
     CelebrityProfile,

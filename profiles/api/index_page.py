@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from profiles import services
 from profiles.api.base import ERRORS, ProfilesViewSet
-from profiles.api.pagination import TwoColumnKeysetPagination
+from identity.api.keyset import TwoColumnKeysetPagination
 from profiles.models import IndexPageElement
 from identity.api.serializers import StrictSerializer
 

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from profiles.api.base import PUBLIC_ERRORS, PublicViewSet, refuse_unknown_params
 from profiles.api.celebrities import BannerSerializer, PublicCelebrityFilter, celebrity_queryset
-from profiles.api.pagination import TwoColumnKeysetPagination
+from identity.api.keyset import TwoColumnKeysetPagination
 from profiles.models import CelebrityProfile, CelebrityProfileImage, IndexPageElement
 
 MAX_INDEX_ELEMENTS = 200

@@ -1,5 +1,5 @@
 """Keyset paging over two columns, for lists ordered by a non-unique column (display weight,
-position) with the primary key breaking ties. Like `identity.api.pagination`, it never counts.
+position, time) with the primary key breaking ties. Like `identity.api.pagination`, it never counts.
 
 With both columns descending, the page after (w, k) is `w <= :w AND (w < :w OR k < :k)`: the first
 conjunct is an index condition (a seek), the second filters only the rows of equal weight.
