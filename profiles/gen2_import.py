@@ -8,32 +8,27 @@ set-based SQL in the backend's one transaction: checks mark staged rows, then on
 rows whose values differ) and one `INSERT` (only rows the backend lacks) per table. Ids are kept,
 so a second run updates in place and a run over unchanged data writes nothing.
 
-Column mapping (source → backend; the backend's columns carry the source's names):
+Column mapping. The backend's tables carry the source's column names, so each source column goes
+to its namesake; where a value changes on the way, or has no source, it says so here:
 
-| source table.column                        | backend                                             |
-|--------------------------------------------|-----------------------------------------------------|
-| celebrity_profiles.celebrity_user_id       | CelebrityProfile.user (must be a user of the tenant) |
-| .created_on, .deleted_on (date/timestamp)  | same, as timestamps (a date is midnight UTC)        |
-| .bio .display_name .first_name .last_name .metadata .company_name .title .profile_video | same (NULL → "") |
-| .status                                    | status, lower-cased; pending/active/inactive (NULL → pending) |
-| .celeb_profile_type (enum)                 | celeb_profile_type, lower-cased; celebrity/expert/business (NULL → celebrity) |
-| .store_code                                | store_code ("" → NULL, unique per tenant)           |
-| .display_weight, .is_deleted, .deleted_by_id | same (NULL → 0, false)                            |
-| (none)                                     | follower_count: recomputed from the imported follows |
-| celebrity_profile_image.*                  | CelebrityProfileImage: id, celebrity_user_id, url, created_on, meta_data |
-| celebrity_profile_banner.*                 | CelebrityProfileBanner: id, celebrity_user_id, url, created_on |
-| celebrity_profile_shortlinks.*             | CelebrityProfileShortlink: id, celebrity_user_id, name, body |
-| profile_status_history.*                   | ProfileStatusHistory: id, celebrity_user_id, status (as above), occurred_on |
-| referral_codes.id .type .limit .used       | ReferralCode: same (type NULL → "", used NULL → 0)  |
-| referral_codes.code                        | code, upper-cased (the backend's codes are)          |
-| referral_codes.assigned_to                 | assigned_to, if that celebrity profile is imported; else NULL, reported |
-| (none)                                     | ReferralCode.created_on, FanMedia.created_on: the import's time |
-| fan_profiles.*                             | FanProfile: fan_user_id, created_on, metadata, fan_profile_exclusively |
-| fan_follows.id (MD5)                       | FanFollow.id, lower-case hex; must equal md5(fan_user_id ‖ celeb_user_id) |
-| fan_follows.fan_user_id .celeb_user_id .followed_on .followed_metadata .unfollowed_on | same |
-| fan_follow_changes.*                       | FanFollowChange; change follow(ed)/unfollow(ed) → follow/unfollow |
-| fan_media.id .fan .media_id                | FanMedia: same                                      |
-| global_preferences.id .type .preference_value | GlobalPreference of the tenant; type lower-cased, one of PreferenceType |
+| source                                        | backend                                                    |
+|-----------------------------------------------|------------------------------------------------------------|
+| celebrity_profiles (17 columns)               | CelebrityProfile, keyed by the user: a user of the tenant  |
+|   .status, .celeb_profile_type (enum)         | lower-cased, one of the backend's choices (NULL: default)  |
+|   .store_code                                 | "" becomes NULL (none); unique within the tenant           |
+|   text columns / display_weight / is_deleted  | NULL becomes "" / 0 / false                                |
+|   (none)                                      | follower_count: counted from the backend's follows         |
+| celebrity_profile_image, _banner, _shortlinks | CelebrityProfileImage, …Banner, …Shortlink: every column   |
+| profile_status_history                        | ProfileStatusHistory; status lower-cased as above          |
+| referral_codes                                | ReferralCode; code upper-cased (as the API stores codes)   |
+|   .assigned_to                                | NULL (reported) when that celebrity is not in the backend  |
+|   (none)                                      | tenant: the command's; created_on: the import's time       |
+| fan_profiles                                  | FanProfile: every column                                   |
+| fan_follows                                   | FanFollow; id in lower-case hex, md5(fan_user_id ‖ celeb_user_id) |
+| fan_follow_changes                            | FanFollowChange; change FOLLOW(ED)/UNFOLLOW(ED): follow/unfollow |
+| fan_media                                     | FanMedia; tenant: the command's; created_on: the import's time |
+| global_preferences                            | GlobalPreference of the tenant; type lower-cased, a PreferenceType |
+| `date` or `timestamp` moments                 | timestamps in UTC (a date is its midnight)                 |
 
 Every source column has a home, so no model changed. A NULL moment keeps the backend's value
 (the import's time for a new row). Rows whose user or profile the backend lacks are skipped and
@@ -366,26 +361,28 @@ def _check(cur, table, tenant_id, report):
     key, target = table.key, table.model._meta.db_table
     _mark(cur, table, report, "invalid", "'the id appears more than once in the source'",
           f'EXISTS (SELECT 1 FROM {table.staging} o WHERE o."{key}" = s."{key}" AND o.ctid <> s.ctid)')
-    _mark(cur, table, report, "invalid", f"'{key} is empty'", f's."{key}" IS NULL')
+    # The checks of a row's own values: one pass, which names the first that fails.
+    rules = [(f"'{key} is empty'", f's."{key}" IS NULL')]
     for col in table.cols:
         f = fields[col.name]
-        if f.choices:
-            _mark(cur, table, report, "invalid",
-                  f"'{col.name} ' || quote_nullable(s.\"{col.name}\") || ' is not one of {_choices(f)}'",
-                  f's."{col.name}" IS NULL OR s."{col.name}" NOT IN ({", ".join(repr(v) for v, _ in f.choices)})')
-        if isinstance(f, models.CharField) and f.max_length:
-            _mark(cur, table, report, "invalid", f"'{col.name} is longer than {f.max_length} characters'",
-                  f'length(s."{col.name}") > {f.max_length}')
         if not f.null and not col.moment and f.column != key:
-            _mark(cur, table, report, "invalid", f"'{col.name} is empty'", f's."{col.name}" IS NULL')
+            rules.append((f"'{col.name} is empty'", f's."{col.name}" IS NULL'))
+        if f.choices:
+            rules.append((f"'{col.name} ' || quote_nullable(s.\"{col.name}\") || ' is not one of {_choices(f)}'",
+                          f's."{col.name}" NOT IN ({", ".join(repr(v) for v, _ in f.choices)})'))
+        if isinstance(f, models.CharField) and f.max_length:
+            rules.append((f"'{col.name} is longer than {f.max_length} characters'",
+                          f'length(s."{col.name}") > {f.max_length}'))
     if table.model is ReferralCode:
-        _mark(cur, table, report, "invalid", "'code is empty'", "s.code = ''")
-        _mark(cur, table, report, "invalid", "'limit and used must be 0 or more, and used at most limit'",
-              's."limit" < 0 OR s.used < 0 OR s.used > s."limit" OR s."limit" > 2147483647')
+        rules += [("'code is empty'", "s.code = ''"),
+                  ("'limit and used must be 0 or more, and used at most limit'",
+                   's."limit" < 0 OR s.used < 0 OR s.used > s."limit" OR s."limit" > 2147483647')]
     if table.model is FanFollow:
-        _mark(cur, table, report, "invalid", "'id is not md5(fan_user_id || celeb_user_id) = ' || "
-              "md5(s.fan_user_id::text || s.celeb_user_id::text)",
-              "s.id <> md5(s.fan_user_id::text || s.celeb_user_id::text)")
+        rules.append(("'id is not md5(fan_user_id || celeb_user_id) = ' || md5(s.fan_user_id::text || "
+                      "s.celeb_user_id::text)", "s.id <> md5(s.fan_user_id::text || s.celeb_user_id::text)"))
+    _mark(cur, table, report, "invalid",
+          "CASE " + " ".join(f"WHEN coalesce({test}, false) THEN {why}" for why, test in rules) + " END",
+          " OR ".join(f"coalesce({test}, false)" for _, test in rules))
     # An id the backend holds in another tenant would be moved across tenants by an update.
     _mark(cur, table, report, "conflicts", "'the id belongs to another tenant of the backend'",
           f'EXISTS (SELECT 1 FROM {target} t WHERE t."{key}" = s."{key}" AND {table.owner} <> %(tenant)s)', params)
