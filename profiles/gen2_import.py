@@ -295,20 +295,20 @@ def _import_table(cur, source, schema, table, tenant, report, progress):
         _drop_missing_assignees(cur, table, tenant.pk, report)
     _write(cur, table, tenant.pk, counts)
     counts.seconds = time.monotonic() - started
-    progress(f"{table.source}: {counts.read} rows in {counts.seconds:.1f} s "
+    progress(f"{table.source}: {counts.read:,} rows in {counts.seconds:.1f} s "
              f"({counts.read / max(counts.seconds, 1e-6):,.0f} rows/s)", final=True)
 
 
 def _stage(cur, source, schema, table, counts, progress):
     """Stream the source table into a temporary table of the same shape, in the backend."""
     columns = ", ".join(f'"{c.name}" {c.type}' for c in table.cols)
+    names = _names(c.name for c in table.cols)
     cur.execute(f"DROP TABLE IF EXISTS {table.staging}")
     cur.execute(f"CREATE TEMPORARY TABLE {table.staging} ({columns}, skip text, bad text, step integer) "
                 "ON COMMIT DROP")
     select = sql.SQL("COPY (SELECT {} FROM {}.{}) TO STDOUT").format(
         sql.SQL(", ".join(c.read.format(c.name) for c in table.cols)),
         sql.Identifier(schema), sql.Identifier(table.source))
-    names = ", ".join(f'"{c.name}"' for c in table.cols)
     rows, started, shown = 0, time.monotonic(), 0.0
     try:
         with source.cursor() as reader, reader.copy(select) as copy_out, \
@@ -325,7 +325,7 @@ def _stage(cur, source, schema, table, counts, progress):
     counts.read = rows
     cur.execute(f'CREATE INDEX ON {table.staging} ("{table.key}")')
     for columns, _ in table.uniques:
-        cur.execute(f"CREATE INDEX ON {table.staging} ({', '.join(chr(34) + c + chr(34) for c in columns)})")
+        cur.execute(f"CREATE INDEX ON {table.staging} ({_names(columns)})")
     cur.execute(f"ANALYZE {table.staging}")
 
 
@@ -438,25 +438,30 @@ def _drop_missing_assignees(cur, table, tenant_id, report):
     report.unassigned = cur.rowcount
 
 
+def _names(names, prefix=""):
+    return ", ".join(f'{prefix}"{name}"' for name in names)
+
+
 def _write(cur, table, tenant_id, counts):
     key, target = table.key, table.model._meta.db_table
     params = {"tenant": tenant_id}
-    values = [(c.name, f'coalesce(s."{c.name}", t."{c.name}")' if c.moment else f's."{c.name}"')
-              for c in table.cols if c.name != key]
+    changed = [(c.name, f'coalesce(s."{c.name}", t."{c.name}")' if c.moment else f's."{c.name}"')
+               for c in table.cols if c.name != key]
+    new = [(c.name, f'coalesce(s."{c.name}", now())' if c.moment else f's."{c.name}"') for c in table.cols]
+    new += list(table.fixed)
     ready = "s.skip IS NULL AND s.bad IS NULL"
+    assignments = ", ".join(f'"{name}" = {value}' for name, value in changed)
     try:
-        if values:
+        if changed:
             cur.execute(
-                f"UPDATE {target} t SET {', '.join(f'{chr(34)}{n}{chr(34)} = {v}' for n, v in values)} "
+                f"UPDATE {target} t SET {assignments} "
                 f'FROM {table.staging} s WHERE t."{key}" = s."{key}" AND {ready} AND '
-                f"({', '.join(f't.{chr(34)}{n}{chr(34)}' for n, _ in values)}) IS DISTINCT FROM "
-                f"({', '.join(v for _, v in values)})", params)
+                f"({_names((n for n, _ in changed), 't.')}) IS DISTINCT FROM ({', '.join(v for _, v in changed)})",
+                params)
             counts.updated = cur.rowcount
-        inserted = [(c.name, f'coalesce(s."{c.name}", now())' if c.moment else f's."{c.name}"') for c in table.cols]
-        inserted += list(table.fixed)
         cur.execute(
-            f"INSERT INTO {target} ({', '.join(chr(34) + n + chr(34) for n, _ in inserted)}) "
-            f"SELECT {', '.join(v for _, v in inserted)} FROM {table.staging} s WHERE {ready} "
+            f"INSERT INTO {target} ({_names(n for n, _ in new)}) SELECT {', '.join(v for _, v in new)} "
+            f"FROM {table.staging} s WHERE {ready} "
             f'AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t."{key}" = s."{key}")', params)
         counts.inserted = cur.rowcount
     except psycopg.Error as error:
@@ -514,10 +519,7 @@ def _select(cur, query, params=None):
 
 
 def _listed(rows):
-    lines = [f"  {table} {row}: {why}" for table, row, why in rows[:LISTED]]
-    if len(rows) > LISTED:
-        lines.append(f"  … and {len(rows) - LISTED} more")
-    return lines
+    return [f"  {table} {row}: {why}" for table, row, why in rows]
 
 
 def _total(report, kind):
