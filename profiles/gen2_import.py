@@ -323,10 +323,20 @@ def _stage(cur, source, schema, table, counts, progress):
     except psycopg.Error as error:
         raise ImportFailed(f"Cannot read the source table {table.source}: {str(error).strip()}") from None
     counts.read = rows
-    cur.execute(f'CREATE INDEX ON {table.staging} ("{table.key}")')
     for columns, _ in table.uniques:
         cur.execute(f"CREATE INDEX ON {table.staging} ({_names(columns)})")
     cur.execute(f"ANALYZE {table.staging}")
+
+
+def _unique_index(cur, table) -> bool:
+    """Index the staged ids; a unique index when they are unique (then no row needs checking for it)."""
+    try:
+        with cur.connection.transaction():  # a savepoint: a failed index leaves the transaction usable
+            cur.execute(f'CREATE UNIQUE INDEX ON {table.staging} ("{table.key}")')
+        return True
+    except psycopg.errors.UniqueViolation:
+        cur.execute(f'CREATE INDEX ON {table.staging} ("{table.key}")')
+        return False
 
 
 def _mark(cur, table, report, kind, reason, predicate, params=None):
@@ -359,8 +369,9 @@ def _check(cur, table, tenant_id, report):
     params = {"tenant": tenant_id}
     fields = {f.column: f for f in table.model._meta.concrete_fields}
     key, target = table.key, table.model._meta.db_table
-    _mark(cur, table, report, "invalid", "'the id appears more than once in the source'",
-          f'EXISTS (SELECT 1 FROM {table.staging} o WHERE o."{key}" = s."{key}" AND o.ctid <> s.ctid)')
+    if not _unique_index(cur, table):
+        _mark(cur, table, report, "invalid", "'the id appears more than once in the source'",
+              f'EXISTS (SELECT 1 FROM {table.staging} o WHERE o."{key}" = s."{key}" AND o.ctid <> s.ctid)')
     # The checks of a row's own values: one pass, which names the first that fails.
     rules = [(f"'{key} is empty'", f's."{key}" IS NULL')]
     for col in table.cols:
@@ -393,18 +404,29 @@ def _check(cur, table, tenant_id, report):
 
 
 def _check_parent(cur, table, report, column, parent, params):
+    """Rows whose user or profile is of another tenant conflict; rows whose one is missing are skipped.
+
+    One pass over the rows finds those whose parent is not in the tenant (seldom any); only they are
+    looked at again."""
     ptable, pkey = parent._meta.db_table, parent._meta.pk.column
     what = {User: "user", CelebrityProfile: "celebrity profile", FanProfile: "fan profile"}[parent]
-    _mark(cur, table, report, "conflicts", f"'{column}: the {what} ' || s.\"{column}\" || ' is of another tenant'",
-          f'EXISTS (SELECT 1 FROM {ptable} p WHERE p."{pkey}" = s."{column}" AND p.tenant_id <> %(tenant)s)', params)
+    lacking = next(_steps)
+    cur.execute(f'UPDATE {table.staging} s SET step = %(step)s WHERE s.skip IS NULL AND s.bad IS NULL AND NOT EXISTS '
+                f'(SELECT 1 FROM {ptable} p WHERE p."{pkey}" = s."{column}" AND p.tenant_id = %(tenant)s)',
+                {**params, "step": lacking})
+    if not cur.rowcount:
+        return
     for row in _select(cur, f'SELECT DISTINCT s."{column}"::text FROM {table.staging} s WHERE s."{column}" IS NOT NULL '
-                            f'AND NOT EXISTS (SELECT 1 FROM users_user u WHERE u.id = s."{column}")'):
+                            f'AND (s.step = %s OR s.skip IS NOT NULL) '
+                            f'AND NOT EXISTS (SELECT 1 FROM users_user u WHERE u.id = s."{column}")', (lacking,)):
         report.missing_users.setdefault(row[0], []).append(table.source)
+    _mark(cur, table, report, "conflicts", f"'{column}: the {what} ' || s.\"{column}\" || ' is of another tenant'",
+          f's.step = {lacking} AND EXISTS (SELECT 1 FROM {ptable} p WHERE p."{pkey}" = s."{column}")', params)
     _mark(cur, table, report, "skipped",
           f"CASE WHEN EXISTS (SELECT 1 FROM users_user u WHERE u.id = s.\"{column}\") "
           f"THEN '{column}: ' || s.\"{column}\" || ' has no {what} in the backend' "
           f"ELSE '{column}: the user ' || s.\"{column}\" || ' is not in the backend' END",
-          f'NOT EXISTS (SELECT 1 FROM {ptable} p WHERE p."{pkey}" = s."{column}")')
+          f"s.step = {lacking}")
 
 
 def _check_unique(cur, table, report, columns, per_tenant, params):

@@ -470,15 +470,21 @@ def test_invalid_rows_fail_the_run_naming_table_and_row(world):
     s.execute("UPDATE fan_follows SET id = %s WHERE id = %s", (wrong, md5(i["hal"], i["ana"])), fan=True)
     s.execute("UPDATE referral_codes SET used = 7 WHERE code = 'VIP'")
     vip = next(r["id"] for r in s.rows["referral_codes"] if r["code"] == "VIP")
+    # A table without its primary key, holding one row twice.
+    s.execute("ALTER TABLE fan_media DROP CONSTRAINT fan_media_pkey", fan=True)
+    twice = s.rows["fan_media"][0]
+    s.execute("INSERT INTO fan_media VALUES (%s, %s, %s)", (twice["id"], twice["fan"], twice["media_id"]), fan=True)
 
     message = failing(world)
 
     assert message.splitlines() == [
         "Nothing was imported: the backend is unchanged.",
-        "3 invalid source row(s):",
+        "5 invalid source row(s):",
         f"  celebrity_profiles {i['cleo']}: status 'archived' is not one of pending, active, inactive",
         f"  referral_codes {vip}: limit and used must be 0 or more, and used at most limit",
         f"  fan_follows {wrong}: id is not md5(fan_user_id || celeb_user_id) = {md5(i['hal'], i['ana'])}",
+        f"  fan_media {twice['id']}: the id appears more than once in the source",
+        f"  fan_media {twice['id']}: the id appears more than once in the source",
     ]
 
 
