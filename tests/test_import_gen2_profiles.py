@@ -426,7 +426,8 @@ def test_moments_stored_as_dates_in_two_databases_and_another_schema(tenant, scr
                 if isinstance(value, datetime.datetime):
                     row[column] = datetime.datetime.combine(value.date(), datetime.time())
     assert_imported(world)
-    assert CelebrityProfile.objects.get(pk=world["ana"]).created_on == datetime.datetime(2024, 3, 1, tzinfo=datetime.UTC)
+    midnight = datetime.datetime(2024, 3, 1, tzinfo=datetime.UTC)
+    assert CelebrityProfile.objects.get(pk=world["ana"]).created_on == midnight
 
 
 def failing(world, *extra):
@@ -506,7 +507,8 @@ def test_conflicts_with_the_backend_fail_the_run_and_are_listed(world, other_ten
     message = failing(world)
 
     lines = message.splitlines()
-    assert lines[:2] == ["Nothing was imported: the backend is unchanged.", "4 conflict(s) with the backend or within the source:"]
+    assert lines[:2] == ["Nothing was imported: the backend is unchanged.",
+                         "4 conflict(s) with the backend or within the source:"]
     assert sorted(lines[2:]) == sorted([
         f"  celebrity_profiles {i['ana']}: store_code 'ANA' is held by {other.pk} in the backend",
         f"  celebrity_profiles {stranger.pk}: celebrity_user_id: the user {stranger.pk} is of another tenant",
