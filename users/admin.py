@@ -56,9 +56,15 @@ class ReadOnlyAdmin(BigTableAdmin):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "display_name", "oidc_issuer", "created_at"]
+    list_display = ["slug", "display_name", "oidc_issuer", "session_limit", "created_at"]
     search_fields = ["slug", "display_name"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = [
+        (None, {"fields": ["slug", "display_name", "oidc_issuer", "is_operators"]}),
+        ("Keycloak session limits", {
+            "fields": ["session_limit", "session_limit_per_client", "session_limit_behavior"],
+            "description": "Applied to the tenant's realm by <code>manage.py connect_keycloak</code>."}),
+    ]
 
 
 class TenantScopedAdmin(AuditedAdmin, admin.ModelAdmin):
