@@ -115,7 +115,9 @@ def main():
                            dora / {DEMO_PASSWORD} (staff by her backend role operator), or operator and
                            the password printed above (operator and superuser)
   Keycloak admin console   {base}/admin/   ({keycloak.admin_user} / {keycloak.admin_password})
-  Demo realm               {REALM}: a customer's; users live in the backend, found through the provider
+  Demo realm               {REALM}: a customer's; users live in the backend, found through the provider;
+                           sessions per user: the tenant's session limit (the seed's 3, a 4th login
+                           ending the oldest), set in the admin and applied at each start
   Operators' realm         {OPERATORS_REALM}: the only one the admin trusts; its tenant is read-only through /v1
   Demo realm account page  {base}/realms/{REALM}/account/   (alice / {DEMO_PASSWORD})
   A token for alice        curl -s -d grant_type=password -d client_id=identity-frontend \\
