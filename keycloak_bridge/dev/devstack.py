@@ -49,6 +49,9 @@ OPERATORS_ISSUER = f"{KEYCLOAK_URL}/realms/{OPERATORS_REALM}"
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
 os.environ.update(ADMIN_OIDC_ISSUER=OPERATORS_ISSUER, ADMIN_OIDC_CLIENT_ID="identity-admin",
                   ADMIN_OIDC_CLIENT_SECRET=ADMIN_CLIENT_SECRET, ADMIN_PASSWORD_LOGIN="false")
+# The key of the realms' identity-backend client secrets (keycloak_bridge/sessions.py): connect_keycloak
+# gives each realm its secret, and the backend signs users out with it.
+os.environ.setdefault("KEYCLOAK_ADMIN_CLIENT_KEY", secrets.token_urlsafe(32))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
 
 

@@ -8,7 +8,8 @@ A customer's realm has no such client, and the backend refuses to start with its
 ``ADMIN_OIDC_ISSUER``.
 
 The tenant's session limits (set in the admin) become Keycloak's session count limiter in every
-flow that creates sessions.
+flow that creates sessions, and the realm's ``identity-backend`` client gets the secret the backend
+derives from ``KEYCLOAK_ADMIN_CLIENT_KEY``, with which it lists and ends users' sessions.
 """
 
 import os
@@ -18,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from keycloak_bridge import PROVIDER_CLIENT_NAME
+from keycloak_bridge import sessions as keycloak_sessions
 from keycloak_bridge.dev.realm import CACHE_POLICIES, RealmError, SessionLimits, apply_realm
 from users import services
 from users.models import ApiClient, Tenant
@@ -61,11 +63,18 @@ class Command(BaseCommand):
         limits = SessionLimits.of(tenant_row.session_limit, tenant_row.session_limit_per_client,
                                   tenant_row.session_limit_behavior)
         try:
+            backend_client_secret = keycloak_sessions.client_secret(tenant)
+        except keycloak_sessions.KeycloakUnavailable:
+            backend_client_secret = None  # a random one: the backend cannot end sessions in this realm
+            self.stderr.write("KEYCLOAK_ADMIN_CLIENT_KEY is not set: the backend will not be able to list or end "
+                              "this realm's sessions.")
+        try:
             info = apply_realm(keycloak_url, admin_user, admin_password, backend_url, token, realm=tenant,
                                cache_policy=cache_policy, redirect_uris=redirect_uris,
                                admin_base_url=admin_base_url or backend_url,
                                admin_client_secret=admin_client_secret or secrets.token_urlsafe(32),
-                               admin_client=tenant_row.is_operators, session_limits=limits)
+                               admin_client=tenant_row.is_operators, session_limits=limits,
+                               backend_client_secret=backend_client_secret)
         except (RealmError, OSError) as error:
             raise CommandError(f"Keycloak at {keycloak_url} refused the realm: {error}. Is it running, "
                                "with our provider in providers/ and these admin credentials?") from None
