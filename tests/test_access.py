@@ -28,6 +28,8 @@ class UserRoutes(RouteTable):
         post    /v1/users/{user}:reactivate             users:write
         post    /v1/users/{user}:record-login           users:write
         get     /v1/users/{user}/login                  users:read
+        post    /v1/users/{user}:logout                 users:write
+        get     /v1/users/{user}/sessions               users:read
         put     /v1/users/{user}/password               users:write
         post    /v1/users/{user}/credentials:verify     credentials:verify
         post    /v1/users/{user}:reset-password         users:write

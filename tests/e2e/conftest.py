@@ -25,6 +25,7 @@ from django.db import connection
 
 from keycloak_bridge.dev.keycloak_runner import start_keycloak
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
+from keycloak_bridge import sessions as keycloak_sessions
 from keycloak_bridge.dev.realm import AdminClient, apply_realm
 from tests import fake_twilio
 from users import services
@@ -62,7 +63,7 @@ class Backend:
              "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
             cwd=ROOT, env=env,
         )
-        if not wait_until_answers(f"{self.url}/readyz", 60, self.process):
+        if not wait_until_answers(f"{self.url}/readyz", 180, self.process):
             raise RuntimeError(f"the backend did not start; see {self.error_log}")
 
     def stop(self):
@@ -133,6 +134,13 @@ OPERATORS_API_KEY, OPERATORS_API_SECRET = "e2eoperators0000", secrets.token_urls
 OPERATORS_API_TOKEN = f"{services.TOKEN_PREFIX}{OPERATORS_API_KEY}.{OPERATORS_API_SECRET}"
 # The operators' realm's identity-admin client, chosen before the backend starts: single sign-on.
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
+# The key of every realm's identity-backend client secret, with which the backend ends sessions.
+KEYCLOAK_ADMIN_CLIENT_KEY = secrets.token_urlsafe(32)
+
+
+def backend_client_secret(realm: str) -> str:
+    """The realm's identity-backend client secret, as the backend derives it."""
+    return keycloak_sessions.client_secret(realm, KEYCLOAK_ADMIN_CLIENT_KEY)
 
 
 def provider_client(tenant, key, secret):
@@ -193,6 +201,7 @@ def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms,
         ensure_operators_tenant(operators_issuer)
     env = {"ADMIN_OIDC_ISSUER": operators_issuer,
            "ADMIN_OIDC_CLIENT_SECRET": ADMIN_CLIENT_SECRET,
+           "KEYCLOAK_ADMIN_CLIENT_KEY": KEYCLOAK_ADMIN_CLIENT_KEY,
            **fake_twilio.settings_for(sms),
            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox.path),
            "MAGIC_LINK_URL_TEMPLATE": f"{keycloak.base_url}/realms/{REALM}/magic-link?token={{token}}&state={{state}}",
@@ -206,7 +215,8 @@ def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms,
 
 @pytest.fixture(scope="package")
 def keycloak(tmp_path_factory):
-    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"))
+    # Several runs share the machine: the first start builds Keycloak with our provider, slowly under load.
+    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"), timeout=900)
     yield server
     server.stop()
 
@@ -216,7 +226,8 @@ def realm(keycloak, backend):
     """The customer's realm: no identity-admin client, as the admin does not trust it."""
     info = apply_realm(keycloak.base_url, keycloak.admin_user, keycloak.admin_password, backend.url,
                        API_TOKEN, realm=REALM, cache_policy="NO_CACHE",
-                       redirect_uris=[REDIRECT_URI], admin_client=False)
+                       redirect_uris=[REDIRECT_URI], admin_client=False,
+                       backend_client_secret=backend_client_secret(REALM))
     info["base_url"] = keycloak.base_url
     return info
 

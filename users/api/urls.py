@@ -6,6 +6,7 @@ from users.api.credentials import CredentialViewSet
 from users.api.groups import GroupViewSet, UserGroupViewSet
 from users.api.me import MeView
 from users.api.roles import RoleViewSet, UserRoleViewSet
+from users.api.sessions import UserSessionViewSet
 from users.api.users import UserViewSet
 
 users = UserViewSet.as_view
@@ -24,6 +25,8 @@ urlpatterns = [
     path("users/<uuid:pk>:reactivate", users({"post": "reactivate"}), name="user-reactivate"),
     path("users/<uuid:pk>:record-login", users({"post": "record_login"}), name="user-record-login"),
     path("users/<uuid:pk>/login", users({"get": "last_login"}), name="user-last-login"),
+    path("users/<uuid:pk>:logout", UserSessionViewSet.as_view({"post": "logout"}), name="user-logout"),
+    path("users/<uuid:pk>/sessions", UserSessionViewSet.as_view({"get": "list_sessions"}), name="user-sessions"),
     path("users/<uuid:pk>/password", credentials({"put": "set_password"}), name="user-password"),
     path("users/<uuid:pk>/credentials:verify", credentials({"post": "verify"}), name="user-verify-password"),
     path("users/<uuid:pk>:reset-password", credentials({"post": "reset_password"}), name="user-reset-password"),
