@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('users', '0011_operators_tenant'),
+        ('users', '0012_required_actions_and_long_passwords'),
     ]
 
     operations = [
