@@ -141,7 +141,8 @@ def build_realm(
 class AdminClient:
     """A minimal Keycloak admin REST client (master-realm password grant via ``admin-cli``)."""
 
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 120.0) -> None:
+        # Creating a realm takes a fresh Keycloak more than 30 s on a busy machine.
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._username = username

@@ -1,5 +1,12 @@
 """A real Keycloak (with our provider) in front of a real backend process on the test database.
 
+Every test here runs once on each supported Keycloak release (`KEYCLOAK_VERSIONS`: the pinned one,
+then the oldest, which production's realms run; its test ids say which). The `keycloak` fixture is
+parametrized at package scope, so pytest runs all of one release's tests before the other's, and
+only one Keycloak runs at a time: the first, with the backend and realms that depend on it, is
+stopped before the second starts. `KEYCLOAK_VERSIONS=26.5.4` (comma- or space-separated) narrows
+the run while working, or names another release to try.
+
 The backend runs as its own gunicorn process, so a test can stop and start it, and its access
 log is the record of what Keycloak asked. Tests commit their rows (the backend process reads
 them) and pytest-django flushes them after each test.
@@ -23,7 +30,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from keycloak_bridge.dev.keycloak_runner import start_keycloak
+from keycloak_bridge.dev.keycloak_runner import start_keycloak, supported_versions
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
 from keycloak_bridge import sessions as keycloak_sessions
 from keycloak_bridge.dev.realm import AdminClient, apply_realm
@@ -36,6 +43,12 @@ OPERATORS_REALM = "operators"
 ROOT = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the test reads the code from Location
 ACCESS_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.[01]"')
+KEYCLOAK_VERSIONS = os.environ.get("KEYCLOAK_VERSIONS", "").replace(",", " ").split() or supported_versions()
+
+
+def release(version: str) -> tuple[int, ...]:
+    """A Keycloak version as a tuple that compares in release order: "26.3.2" -> (26, 3, 2)."""
+    return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
 class Backend:
@@ -213,10 +226,12 @@ def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms,
     server.stop()
 
 
-@pytest.fixture(scope="package")
-def keycloak(tmp_path_factory):
-    # Several runs share the machine: the first start builds Keycloak with our provider, slowly under load.
-    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"), timeout=900)
+@pytest.fixture(scope="package", params=KEYCLOAK_VERSIONS, ids=[f"keycloak-{v}" for v in KEYCLOAK_VERSIONS])
+def keycloak(request, tmp_path_factory):
+    """Keycloak of one supported release (the parameter), with our jar; `.version` says which."""
+    version = request.param
+    server = start_keycloak(data_dir=tmp_path_factory.mktemp(f"keycloak-{version}"), version=version,
+                            timeout=900)  # the first start builds Keycloak with our jar: slow under load
     yield server
     server.stop()
 
