@@ -44,6 +44,7 @@ class UserRoutes(RouteTable):
         post    /v1/roles                               users:write
         delete  /v1/roles/{role}                        users:write
         get     /v1/groups                              users:read
+        get     /v1/groups:count                        users:read
         post    /v1/groups                              users:write
         get     /v1/groups/{group}                      users:read
         delete  /v1/groups/{group}                      users:write

@@ -40,6 +40,7 @@ urlpatterns = [
     path("roles", roles({"get": "list", "post": "create"}), name="role-list"),
     path("roles/<str:name>", roles({"delete": "destroy"}), name="role-detail"),
     path("groups", groups({"get": "list", "post": "create"}), name="group-list"),
+    path("groups:count", groups({"get": "count"}), name="group-count"),
     path("groups/<uuid:pk>", groups({"get": "retrieve", "delete": "destroy"}), name="group-detail"),
     path("groups/<uuid:pk>/members", groups({"get": "members"}), name="group-members"),
 ]
