@@ -133,13 +133,19 @@ class Broker:
 
     def answers(self) -> bool:
         """Whether the node accepts an AMQP connection now."""
+        import logging
+
         import pika
 
+        quiet = logging.getLogger("pika")
+        level, quiet.level = quiet.level, logging.CRITICAL  # a refused connection is the expected answer
         try:
             pika.BlockingConnection(pika.URLParameters(self.url + "?connection_attempts=1&socket_timeout=2")).close()
             return True
         except Exception:
             return False
+        finally:
+            quiet.level = level
 
     def stop(self):
         if self.process is not None and self.process.poll() is None:
