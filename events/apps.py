@@ -15,8 +15,11 @@ class EventsConfig(AppConfig):
 
         from . import outbox
 
+        from django.db.models.signals import post_save
+
         if outbox.on_recorded not in recording.LISTENERS:
             recording.LISTENERS.append(outbox.on_recorded)
+        post_save.connect(outbox.forget_tenant_slugs, sender="users.Tenant", dispatch_uid="events.forget_tenant_slugs")
         if not settings.EVENTS_BROKER_URL:
             logging.getLogger("events").warning(
                 "EVENTS_BROKER_URL is not set: events are off. Changes still write their events to the outbox, "

@@ -9,6 +9,7 @@ file, data and logs all live in one folder. `python -m events.broker_server` sta
 """
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -113,8 +114,24 @@ class Broker:
         return subprocess.run([str(SCRIPTS / "rabbitmqctl"), "-n", self.node, *args], env=self.env, check=check,
                               capture_output=True, text=True, timeout=timeout)
 
+    def _stop_leftover(self):
+        """A kept node that a killed run left running holds the node name: stop it (its ports are on file)."""
+        ports = self.root / "ports.json"
+        if ports.exists():
+            mine = (self.port, self.dist_port, self.epmd_port)
+            self.port, self.dist_port, self.epmd_port = json.loads(ports.read_text())
+            if self.answers():
+                log("a node an earlier run left running is stopped first")
+                self.ctl("stop", check=False)
+            subprocess.run([shutil.which("epmd") or "/usr/lib/erlang/bin/epmd", "-port", str(self.epmd_port),
+                            "-kill"], env=self.env, capture_output=True, check=False)
+            self.port, self.dist_port, self.epmd_port = mine
+        ports.write_text(json.dumps([self.port, self.dist_port, self.epmd_port]))
+
     def start(self, timeout: float = 120):
         install_server()
+        if self.kept:
+            self._stop_leftover()
         self._write_config()
         log(f"starting node {self.node} in {self.root}")
         with open(self.root / "server.out", "ab") as out:

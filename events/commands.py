@@ -66,8 +66,9 @@ def _payload(message, data) -> dict:
     except ValueError:
         raise Rejected("malformed payload: userId is not a UUID") from None
     for name, value in data.items():
-        if name != "userId" and not (isinstance(value, str) or (value is None and "null" in str(message.fields[name]))):
-            raise Rejected(f"malformed payload: {name} must be a string")
+        nullable = "null" in message.fields[name]["type"]
+        if name != "userId" and not (isinstance(value, str) or (value is None and nullable)):
+            raise Rejected(f"malformed payload: {name} must be a string{' or null' if nullable else ''}")
     return data
 
 
@@ -169,7 +170,7 @@ class Consumer:
                         break
                 conn.close()
             except (pika.exceptions.AMQPError, OSError) as error:
-                log.warning("broker: %s; reconnecting in %.0f s", error, self.pause)
+                log.warning("broker: %s: %s; reconnecting in %.0f s", type(error).__name__, error, self.pause)
                 time.sleep(self.pause)
 
     def handle(self, channel, dead, method, properties, body):

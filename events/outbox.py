@@ -19,8 +19,14 @@ from .models import OutboxEvent
 _slugs: dict = {}
 
 
+def forget_tenant_slugs(**kwargs):
+    """After a tenant is saved (connected to the `post_save` of tenants)."""
+    _slugs.clear()
+
+
 def tenant_slug(tenant_id) -> str:
-    """Slugs are the tenants' realm names and do not change; each process asks once per tenant."""
+    """Slugs are the tenants' realm names and seldom change; a process asks once per tenant, and
+    again after it saves one."""
     slug = _slugs.get(tenant_id)
     if slug is None:
         from users.models import Tenant
@@ -87,9 +93,13 @@ def _payloads(name, action, obj, event, tenant):
             reset = obj.password_resets.order_by("-created_at").first()
             return object_id, {**ref, "expiresAt": _iso(reset.expires_at)}
         case "UserRolesChanged":
-            return object_id, {**ref, "roles": changes["roles"]["new"]}
+            roles = changes.get("roles", {}).get("new")
+            return object_id, {**ref, "roles": roles if roles is not None else sorted(
+                obj.roles.values_list("name", flat=True))}
         case "UserGroupsChanged":
-            return object_id, {**ref, "groups": changes["identity_groups"]["new"]}
+            groups = changes.get("identity_groups", {}).get("new")
+            return object_id, {**ref, "groups": groups if groups is not None else sorted(
+                obj.identity_groups.values_list("path", flat=True))}
         case "RoleCreated":
             return object_id, {"roleId": object_id, "tenant": tenant, "name": obj.name, "description": obj.description}
         case "RoleDeleted":

@@ -223,7 +223,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"pika": {"level": "WARNING"}},  # the AMQP client narrates every connection at INFO
+    # The AMQP client narrates every connection, and logs each refused one as an error with a trace:
+    # the relay and the consumer report those themselves, in one line.
+    "loggers": {"pika": {"level": "CRITICAL"}},
 }
 
 # --- Celebrity and fan profiles: mailing list, inventory and share pages (see profiles/README.md) ---

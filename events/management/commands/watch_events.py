@@ -2,6 +2,8 @@
 
 import json
 
+import pika.exceptions
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -47,6 +49,8 @@ class Command(BaseCommand):
                     break
         except KeyboardInterrupt:
             pass
+        except pika.exceptions.AMQPConnectionError as error:
+            raise CommandError(f"The broker closed the connection: {error}") from None
         finally:
             if connection.is_open:
                 connection.close()
