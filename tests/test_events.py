@@ -74,12 +74,16 @@ def amqp_channel(broker):
 def take(channel, queue, count, timeout=60.0):
     """Up to `count` messages from `queue`, as they come within `timeout` seconds; the rest stay."""
     got, deadline = [], time.monotonic() + timeout
+    channel.basic_qos(prefetch_count=min(max(count, 1), 1000))
     for method, properties, body in channel.consume(queue, inactivity_timeout=0.2):
         if method is not None:
-            channel.basic_ack(method.delivery_tag)
             got.append((method, properties, body))
+            if len(got) % 500 == 0 or len(got) >= count:
+                channel.basic_ack(method.delivery_tag, multiple=True)
         if len(got) >= count or time.monotonic() > deadline:
             break
+    if got and len(got) % 500 and len(got) < count:
+        channel.basic_ack(got[-1][0].delivery_tag, multiple=True)
     channel.cancel()  # what it fetched ahead goes back to the queue
     return got
 
