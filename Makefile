@@ -56,10 +56,12 @@ bench: $(STAMP)
 	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \
 		$(PY) -m bench.run --users $(N)
 
-## Regenerate the committed OpenAPI schema after an API change (on PostgreSQL, as the test compares it).
+## Regenerate the committed OpenAPI schema after an API change (on PostgreSQL, as the test compares it),
+## and the AsyncAPI document of the events from their catalogue (events/catalogue.py).
 schema: $(STAMP)
 	$(PY) -m tests.postgres -- env DJANGO_SETTINGS_MODULE=tests.settings \
 		$(PY) manage.py spectacular --file identity/openapi.yaml --validate --fail-on-warn
+	$(PY) -m events.asyncapi identity/asyncapi.yaml
 
 ## Removes the virtualenv and make run's data (.run/: its PostgreSQL cluster and Keycloak's database).
 clean:

@@ -14,6 +14,10 @@ a change that rolls back leaves no row, and a row that cannot be written undoes 
   calls `update_user`): one row, with the outer action. Calls on other objects get their own rows.
 - Secret fields (`audit.redaction`) are recorded by name only; automatic timestamps and counters
   are left out, as nobody changes them.
+
+Every row written is also handed to the functions in `LISTENERS`, in the same transaction: the
+events outbox (`events.outbox`) turns recorded changes into messages there, so a change is
+published exactly when it is recorded.
 """
 
 import copy
@@ -35,6 +39,8 @@ RESULT = "result"
 AS_READ = "_audit_as_read"
 IGNORED_FIELDS = frozenset({"last_login", "last_used_at", "follower_count"})
 ACTIONS: set[str] = set()  # every action some code records: the admin's filter offers them
+# `listener(event, obj)` for each row written, inside its transaction; an error undoes the change.
+LISTENERS: list = []
 
 _open: ContextVar["_Frame | None"] = ContextVar("audit_open_frame", default=None)
 
@@ -96,12 +102,15 @@ def record(action: str, obj: models.Model, changes: dict, *, object_id: str | No
         if once and key in origin.recorded:
             return None
         origin.recorded.add(key)
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         tenant_id=tenant_id_of(obj) if tenant_id is None else tenant_id,
         actor_kind=actor.kind, actor_id=str(actor.id)[:64], actor_display=str(actor.display)[:255],
         action=action, object_type=object_type, object_id=object_id, changes=changes,
         ip=origin.ip if origin else None, request_id=origin.request_id if origin else "",
     )
+    for listener in LISTENERS:
+        listener(event, obj)
+    return event
 
 
 class _Frame:
@@ -165,6 +174,7 @@ def recorded(action: str, *, subject: str | None = None, also=(), given=()):
                 record(action, obj, changes, object_id=object_id, tenant_id=tenant_id)
             return result
 
+        wrapper.audit_action = action
         return wrapper
 
     return decorate

@@ -10,6 +10,9 @@ COPY identity identity
 COPY users users
 COPY profiles profiles
 COPY keycloak_bridge keycloak_bridge
+COPY events events
+COPY audit audit
+COPY scim scim
 # collectstatic opens no database, but the settings require DATABASE_URL.
 RUN DJANGO_DEBUG=true DATABASE_URL=postgres://unused/unused DJANGO_STATIC_ROOT=/app/staticfiles \
     python manage.py collectstatic --noinput

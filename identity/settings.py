@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "keycloak_bridge",
     "audit",
     "scim",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The AMQP client narrates every connection, and logs each refused one as an error with a trace:
+    # the relay and the consumer report those themselves, in one line.
+    "loggers": {"pika": {"level": "CRITICAL"}},
 }
 
 # --- Celebrity and fan profiles: mailing list, inventory and share pages (see profiles/README.md) ---
@@ -337,3 +341,17 @@ MAGIC_SMS_TTL_SECONDS = 10 * 60
 SCIM_DEFAULT_PAGE_SIZE = env_int("SCIM_DEFAULT_PAGE_SIZE", 100)
 SCIM_MAX_PAGE_SIZE = env_int("SCIM_MAX_PAGE_SIZE", 200)
 SCIM_MAX_COUNT = env_int("SCIM_MAX_COUNT", 10000)
+
+# --- Domain events on RabbitMQ through the outbox (events/) ---
+# Changes always write their events to the outbox; the relay (`manage.py relay_events`) publishes
+# them to this broker and the command consumer (`manage.py consume_commands`) reads from it. Empty:
+# events are off (a warning at start), and they wait in the outbox.
+EVENTS_BROKER_URL = os.environ.get("EVENTS_BROKER_URL", "")
+# ce-source of what this deployment publishes.
+EVENTS_SOURCE = os.environ.get("EVENTS_SOURCE", "/identity-backend")
+# The relay: rows per claim, the polling fallback when no NOTIFY comes, the longest wait after failures.
+EVENTS_RELAY_BATCH = env_int("EVENTS_RELAY_BATCH", 500)
+EVENTS_RELAY_POLL_SECONDS = env_int("EVENTS_RELAY_POLL_SECONDS", 5)
+EVENTS_RELAY_MAX_BACKOFF_SECONDS = env_int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", 30)
+# The queue the command consumer reads (bound to the `users` exchange) and its dead-letter queue.
+EVENTS_COMMANDS_QUEUE = os.environ.get("EVENTS_COMMANDS_QUEUE", "identity.users.commands")

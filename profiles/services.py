@@ -12,7 +12,9 @@ that each event can be emitted from one place, inside the same transaction:
 | CelebrityFollowed                     | `follow_celebrity` (when it changes state)   |
 | CelebrityUnfollowed                   | `unfollow_celebrity` (when it changes state) |
 
-There is no event bus yet. As in `users.services`, field problems raise Django's
+Recorded functions publish through the audit trail's listener (`events.outbox`); the others call
+`events.outbox` themselves. The SSE commands go out with them: `CreateSseGroup` with a new
+celebrity, `AddUserToSseGroup` with a follow. As in `users.services`, field problems raise Django's
 `ValidationError` keyed by field, uniqueness is decided by database constraints and surfaces as
 `identity.errors.Conflict`, and nothing here knows about HTTP.
 """
@@ -27,6 +29,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from audit.recording import RESULT, recorded
+from events import outbox
 from users import services as user_services
 from users.models import Role, Tenant, User
 from identity.errors import Conflict
@@ -277,7 +280,9 @@ def redeem_referral_code(tenant: Tenant, code: str) -> ReferralCode:
         if ReferralCode.objects.filter(tenant=tenant, code=code).exists():
             raise Conflict("code", "This referral code has been used as often as its limit allows.")
         raise ValidationError({"code": "No such referral code."})
-    return ReferralCode.objects.get(tenant=tenant, code=code)
+    referral = ReferralCode.objects.get(tenant=tenant, code=code)
+    outbox.referral_event(referral, "redeemed")
+    return referral
 
 
 @recorded("referral_code.usage_reset")
@@ -292,7 +297,9 @@ def reset_referral_usage(referral: ReferralCode) -> ReferralCode:
 
 def create_fan_profile(user: User) -> FanProfile:
     """Every new user gets one, in the transaction that creates the user. [FanProfileCreated]"""
-    return FanProfile.objects.create(user=user, tenant_id=user.tenant_id)
+    fan = FanProfile.objects.create(user=user, tenant_id=user.tenant_id)
+    outbox.fan_event("FanProfileCreated", fan)
+    return fan
 
 
 @recorded("fan.updated")
@@ -326,6 +333,8 @@ def follow_celebrity(fan: FanProfile, celebrity: CelebrityProfile, metadata: str
     if changed:
         CelebrityProfile.objects.filter(pk=celebrity.pk).update(follower_count=F("follower_count") + 1)
         FanFollowChange.objects.create(fan=fan, celebrity=celebrity, change=FollowChange.FOLLOW, occurred_on=now)
+        outbox.follow_event("CelebrityFollowed", fan, celebrity, now, metadata)
+        outbox.fan_event("AddUserToSseGroup", fan, groupId=str(celebrity.pk))
     return follow, changed
 
 
@@ -338,6 +347,7 @@ def unfollow_celebrity(fan: FanProfile, celebrity: CelebrityProfile) -> bool:
     if changed:
         CelebrityProfile.objects.filter(pk=celebrity.pk).update(follower_count=F("follower_count") - 1)
         FanFollowChange.objects.create(fan=fan, celebrity=celebrity, change=FollowChange.UNFOLLOW, occurred_on=now)
+        outbox.follow_event("CelebrityUnfollowed", fan, celebrity, now)
     return changed
 
 
@@ -363,13 +373,19 @@ def save_fan_media(fan: FanProfile, media_id) -> tuple[FanMedia, bool]:
     """Idempotent: saving a medium twice keeps one row."""
     try:
         with transaction.atomic():
-            return FanMedia.objects.create(fan=fan, tenant_id=fan.tenant_id, media_id=media_id), True
+            media = FanMedia.objects.create(fan=fan, tenant_id=fan.tenant_id, media_id=media_id)
+            outbox.fan_event("FanMediaChanged", fan, mediaId=str(media_id), change="saved")
+            return media, True
     except IntegrityError:
         return FanMedia.objects.get(fan=fan, media_id=media_id), False
 
 
+@transaction.atomic
 def remove_fan_media(fan: FanProfile, media_id) -> bool:
-    return FanMedia.objects.filter(fan=fan, media_id=media_id).delete()[0] > 0
+    removed = FanMedia.objects.filter(fan=fan, media_id=media_id).delete()[0] > 0
+    if removed:
+        outbox.fan_event("FanMediaChanged", fan, mediaId=str(media_id), change="removed")
+    return removed
 
 
 @recorded("preference.set", subject=RESULT)

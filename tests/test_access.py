@@ -27,6 +27,7 @@ class UserRoutes(RouteTable):
         post    /v1/users/{user}:deactivate             users:write
         post    /v1/users/{user}:reactivate             users:write
         post    /v1/users/{user}:record-login           users:write
+        post    /v1/users/{user}:record-registration    users:write
         get     /v1/users/{user}/login                  users:read
         post    /v1/users/{user}:logout                 users:write
         get     /v1/users/{user}/sessions               users:read

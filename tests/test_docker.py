@@ -43,7 +43,7 @@ def test_every_variable_set_is_read():
         for variable in service.get("environment", {}):
             if name == "keycloak" or variable.startswith("KC_BOOTSTRAP_ADMIN"):
                 assert variable.startswith("KC_"), (name, variable)  # Keycloak's own options
-            elif name != "postgres":
+            elif name not in ("postgres", "rabbitmq"):  # the images' own variables
                 assert variable in known, f"{name} sets {variable}, which nothing reads"
 
 
@@ -57,3 +57,12 @@ def test_the_keycloak_image_runs_the_pinned_version():
     pom = (ROOT / "keycloak_bridge" / "provider" / "pom.xml").read_text()
     version = re.search(r"<keycloak.version>([^<]+)</keycloak.version>", pom).group(1)
     assert f"quay.io/keycloak/keycloak:{version}" in (DOCKER / "keycloak.Dockerfile").read_text()
+
+
+def test_the_backend_image_holds_every_app_of_the_project():
+    from django.conf import settings
+
+    copied = {line.split()[1] for line in (DOCKER / "backend.Dockerfile").read_text().splitlines()
+              if line.startswith("COPY") and "--from=" not in line}
+    local = {app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()}
+    assert local <= copied, f"backend.Dockerfile copies none of {sorted(local - copied)}"

@@ -23,6 +23,7 @@ from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from audit.recording import recorded
+from events import outbox
 from identity.errors import Conflict, NotFound
 from keycloak_bridge import sessions as keycloak_sessions
 
@@ -343,10 +344,13 @@ def redeem_password_reset(tenant: Tenant, token: str, password: str) -> User:
     return reset.user
 
 
+@transaction.atomic
 def record_login(user: User, *, client: str = "", ip: str | None = None) -> UserLogin:
-    """Upsert the user's login row; concurrent first logins meet at the primary key."""
+    """Upsert the user's login row (concurrent first logins meet at the primary key) and publish
+    Keycloak's LOGIN event."""
     now = timezone.now()
     values = {"last_login_at": now, "last_client": client[:255], "last_ip": ip or None}
+    outbox.keycloak_event("LOGIN", user, client=client, ip=ip)
     if UserLogin.objects.filter(user=user).update(login_count=F("login_count") + 1, **values):
         return UserLogin.objects.get(user=user)
     try:
@@ -355,6 +359,12 @@ def record_login(user: User, *, client: str = "", ip: str | None = None) -> User
     except IntegrityError:
         UserLogin.objects.filter(user=user).update(login_count=F("login_count") + 1, **values)
         return UserLogin.objects.get(user=user)
+
+
+@transaction.atomic
+def record_registration(user: User, *, client: str = "", ip: str | None = None):
+    """Keycloak's REGISTER event for a user it created through the provider: published, nothing stored."""
+    outbox.keycloak_event("REGISTER", user, client=client, ip=ip)
 
 
 # --- roles ------------------------------------------------------------------------------------

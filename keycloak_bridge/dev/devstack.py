@@ -1,11 +1,14 @@
-"""`make run`: the whole system on loopback — PostgreSQL, the backend, and Keycloak whose two realms
-find their users in the backend. Ctrl-C stops all three.
+"""`make run`: the whole system on loopback — PostgreSQL, RabbitMQ, the backend with its events relay
+and command consumer, and Keycloak whose two realms find their users in the backend. Ctrl-C stops
+them all.
 
 PostgreSQL is a private cluster kept under `.run/postgres` (started as the tests start theirs, by
 `tests/postgres.py`), so the users of one run are there in the next; the backend is Django's
-development server on it. Keycloak keeps its own small database under `.run/keycloak`; the realms
-are re-applied on every start, each with a fresh API token for the provider, so a restart always
-begins from the configuration in `keycloak_bridge/realm/`.
+development server on it. RabbitMQ is a private node kept under `.run/rabbitmq`
+(`events.broker_server`, as the tests start theirs); `relay_events` publishes the outbox to it and
+`consume_commands` applies the commands it holds. Keycloak keeps its own small database under
+`.run/keycloak`; the realms are re-applied on every start, each with a fresh API token for the
+provider, so a restart always begins from the configuration in `keycloak_bridge/realm/`.
 
 Two realms, as in production: `demo`, a customer's (alice is its admin), and `operators`, whose
 users alone sign in to the Django admin (dora). The admin trusts only the operators' realm
@@ -29,6 +32,7 @@ from pathlib import Path
 import django
 from django.core.management import call_command
 
+from events.broker_server import Broker
 from keycloak_bridge.dev.keycloak_runner import start_keycloak
 from keycloak_bridge.dev.processes import wait_until_answers
 from tests.postgres import Server, install_server
@@ -85,6 +89,12 @@ def start_backend() -> subprocess.Popen:
     raise SystemExit("The backend did not answer /healthz within 30 s.")
 
 
+def start_events_workers() -> list[subprocess.Popen]:
+    """The outbox's relay and the command consumer, on the broker EVENTS_BROKER_URL names."""
+    return [subprocess.Popen([sys.executable, "manage.py", command], cwd=ROOT, start_new_session=True)
+            for command in ("relay_events", "consume_commands")]
+
+
 def sign_in_url(base, client_id, redirect_uri, verifier):
     """An authorization request with PKCE to the demo realm (its public clients require it)."""
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
@@ -94,12 +104,16 @@ def sign_in_url(base, client_id, redirect_uri, verifier):
 
 
 def main():
-    postgres = backend = keycloak = None
+    postgres = broker = backend = keycloak = None
+    workers = []
     try:
         postgres = Server(install_server(), fast=False, data_dir=RUN_DIR / "postgres")
         postgres.start()
+        broker = Broker(data_dir=RUN_DIR / "rabbitmq").start()
+        os.environ["EVENTS_BROKER_URL"] = broker.url
         prepare_backend(postgres.url)
         backend = start_backend()
+        workers = start_events_workers()
         say("starting Keycloak (the first start builds the provider and downloads Keycloak; then ~30 s)")
         keycloak = start_keycloak(port=KEYCLOAK_PORT, data_dir=RUN_DIR / "keycloak")
         redirect_uris = [f"{BACKEND_URL}/*", "http://localhost:3000/*"]
@@ -129,6 +143,9 @@ def main():
   A token for dora         the same with -d username=dora, at
                              {base}/realms/{OPERATORS_REALM}/protocol/openid-connect/token
   PostgreSQL               {postgres.url}   (data kept in {postgres.data.relative_to(ROOT)})
+  RabbitMQ (events)        {broker.url}   (data kept in {broker.root.relative_to(ROOT)})
+                           watch the events: DJANGO_DEBUG=true EVENTS_BROKER_URL='{broker.url}' \\
+                             DATABASE_URL={postgres.url} .venv/bin/python manage.py watch_events
 
   Sign up or in by phone   {sign_in_url(base, "identity-enroll", landing, verifier)}
                            any number, such as +15557654321: the texted code is printed here ("sms to …")
@@ -152,12 +169,16 @@ def main():
         say("stopping")
         if keycloak is not None:
             keycloak.stop()
-        if backend is not None:
-            backend.terminate()
+        for process in [backend, *workers]:
+            if process is None:
+                continue
+            process.terminate()
             try:
-                backend.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                backend.kill()
+                process.kill()
+        if broker is not None:
+            broker.stop()
         if postgres is not None:
             postgres.stop()
 

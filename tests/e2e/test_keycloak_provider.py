@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from audit.models import AuditEvent
+from events.models import OutboxEvent
 from tests.e2e.conftest import API_TOKEN, REALM, REDIRECT_URI, release
 from tests.e2e.keycloak_api import browser_login, claims, direct_grant
 from users import services
@@ -228,3 +229,6 @@ def test_login_updates_the_last_login_record(realm, e2e_tenant):
         time.sleep(0.2)
     login = UserLogin.objects.get(user=user)
     assert login.login_count == 1 and login.last_client == "identity-frontend"
+    event = OutboxEvent.objects.get(type="KeycloakEvent", aggregate_id=str(user.pk))  # published on keycloak.events
+    assert event.routing_key == f"KK.EVENT.CLIENT.{e2e_tenant.slug}.SUCCESS.identity-frontend.LOGIN"
+    assert event.payload["type"] == "LOGIN" and event.payload["userId"] == str(user.pk)

@@ -24,6 +24,8 @@ urlpatterns = [
     path("users/<uuid:pk>:deactivate", users({"post": "deactivate"}), name="user-deactivate"),
     path("users/<uuid:pk>:reactivate", users({"post": "reactivate"}), name="user-reactivate"),
     path("users/<uuid:pk>:record-login", users({"post": "record_login"}), name="user-record-login"),
+    path("users/<uuid:pk>:record-registration", users({"post": "record_registration"}),
+         name="user-record-registration"),
     path("users/<uuid:pk>/login", users({"get": "last_login"}), name="user-last-login"),
     path("users/<uuid:pk>:logout", UserSessionViewSet.as_view({"post": "logout"}), name="user-logout"),
     path("users/<uuid:pk>/sessions", UserSessionViewSet.as_view({"get": "list_sessions"}), name="user-sessions"),

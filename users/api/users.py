@@ -150,6 +150,16 @@ class UserViewSet(
         services.record_login(user, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(summary="Record a registration", operation_id="users_record_registration",
+                   description="Keycloak's REGISTER event for a user it created: published on `keycloak.events`.",
+                   request=RecordLoginSerializer, responses={204: None, **ERRORS})
+    def record_registration(self, request, pk):
+        user = queries.tenant_user(self.tenant, pk)
+        serializer = RecordLoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.record_registration(user, **serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(summary="Last login of a user", operation_id="users_last_login", responses={200: UserLoginSerializer, **ERRORS})
     def last_login(self, request, pk):
         login = UserLogin.objects.filter(user=queries.tenant_user(self.tenant, pk)).first()

@@ -123,13 +123,22 @@ public class BackendClient {
 
     /** {@code POST /v1/users/{id}:record-login}, asynchronously (a login never waits for it). */
     public CompletableFuture<Integer> recordLoginAsync(String id, String clientId, String ip) {
+        return recordAsync(id, "record-login", clientId, ip);
+    }
+
+    /** {@code POST /v1/users/{id}:record-registration}: Keycloak's REGISTER event, asynchronously. */
+    public CompletableFuture<Integer> recordRegistrationAsync(String id, String clientId, String ip) {
+        return recordAsync(id, "record-registration", clientId, ip);
+    }
+
+    private CompletableFuture<Integer> recordAsync(String id, String verb, String clientId, String ip) {
         if (!BackendHttp.isUuid(id)) {
             return CompletableFuture.completedFuture(0);
         }
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("client", clientId);
         body.put("ip", ip);
-        return http.sendAsync("POST", "/v1/users/" + id + ":record-login", body);
+        return http.sendAsync("POST", "/v1/users/" + id + ":" + verb, body);
     }
 
     // ------------------------------------------------------------------ roles and groups

@@ -17,9 +17,11 @@ import org.keycloak.models.RealmModel;
 import java.util.Optional;
 
 /**
- * Reports successful logins to {@code POST /v1/users/{id}:record-login}, using the backend URL and
- * token of the realm's {@code identity-backend} user storage component. Fire-and-forget: a login
- * never waits for, or fails because of, this call.
+ * Reports successful logins to {@code POST /v1/users/{id}:record-login} and registrations to
+ * {@code POST /v1/users/{id}:record-registration} (the backend publishes both on its
+ * {@code keycloak.events} exchange), using the backend URL and token of the realm's
+ * {@code identity-backend} user storage component. Fire-and-forget: a login never waits for, or
+ * fails because of, this call.
  */
 public class LoginEventListenerProvider implements EventListenerProvider {
 
@@ -33,7 +35,9 @@ public class LoginEventListenerProvider implements EventListenerProvider {
 
     @Override
     public void onEvent(Event event) {
-        if (event.getType() != EventType.LOGIN || event.getUserId() == null || event.getRealmId() == null) {
+        boolean register = event.getType() == EventType.REGISTER;
+        if ((event.getType() != EventType.LOGIN && !register) || event.getUserId() == null
+                || event.getRealmId() == null) {
             return;
         }
         String userId = event.getUserId();
@@ -51,7 +55,7 @@ public class LoginEventListenerProvider implements EventListenerProvider {
         session.getTransactionManager().enlistAfterCompletion(new AbstractKeycloakTransaction() {
             @Override
             protected void commitImpl() {
-                send(model, userId, clientId, ip);
+                send(model, register, userId, clientId, ip);
             }
 
             @Override
@@ -60,19 +64,20 @@ public class LoginEventListenerProvider implements EventListenerProvider {
         });
     }
 
-    private static void send(ComponentModel model, String userId, String clientId, String ip) {
+    private static void send(ComponentModel model, boolean register, String userId, String clientId, String ip) {
+        String what = register ? "record-registration" : "record-login";
         try {
-            new BackendClient(HttpClients.forComponent(model))
-                    .recordLoginAsync(userId, clientId, ip)
+            BackendClient client = new BackendClient(HttpClients.forComponent(model));
+            (register ? client.recordRegistrationAsync(userId, clientId, ip) : client.recordLoginAsync(userId, clientId, ip))
                     .whenComplete((status, error) -> {
                         if (error != null) {
-                            LOG.warnf("record-login for user %s failed: %s", userId, error.toString());
+                            LOG.warnf("%s for user %s failed: %s", what, userId, error.toString());
                         } else if (status != null && status >= 300) {
-                            LOG.warnf("record-login for user %s answered %d", userId, status);
+                            LOG.warnf("%s for user %s answered %d", what, userId, status);
                         }
                     });
         } catch (RuntimeException e) {
-            LOG.warnf("record-login for user %s failed: %s", userId, e.toString());
+            LOG.warnf("%s for user %s failed: %s", what, userId, e.toString());
         }
     }
 

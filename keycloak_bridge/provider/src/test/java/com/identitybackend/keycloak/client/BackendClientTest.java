@@ -154,6 +154,14 @@ class BackendClientTest {
     }
 
     @Test
+    void recordRegistrationIsAsync() throws Exception {
+        stub.on("POST", "/v1/users/" + ALICE_ID + ":record-registration", 204, null);
+        int status = client.recordRegistrationAsync(ALICE_ID, "account", "10.0.0.2").get(5, TimeUnit.SECONDS);
+        assertEquals(204, status);
+        assertEquals("{\"client\":\"account\",\"ip\":\"10.0.0.2\"}", stub.last().body());
+    }
+
+    @Test
     void rolesAndGroups() {
         stub.on("GET", "/v1/roles", 200, "{\"results\": [{\"name\": \"admin\", \"description\": \"\"}], \"next\": null}");
         assertEquals(List.of("admin"), client.listRoleNames());

@@ -1,0 +1,411 @@
+"""Domain events against a real RabbitMQ: the outbox, the relay, CloudEvents on the wire, the
+inbound commands and the AsyncAPI document.
+
+One private RabbitMQ node serves the session (`events.broker_server`, started by the first test
+that needs it). The relay runs as `manage.py relay_events` in its own process where a test stops
+the broker, kills the relay or runs two, and in this process otherwise.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import pika.exceptions
+import pytest
+import yaml
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from events import amqp, asyncapi, commands, outbox
+from events.broker_server import Broker
+from events.catalogue import BY_NAME, FROM_ACTIONS
+from events.models import OutboxEvent, ProcessedMessage
+from events.relay import CRASH_AFTER_ACK, Relay
+from profiles import services as profile_services
+from tests.factories import RoleFactory
+from users import services
+from users.models import User
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="session")
+def broker():
+    node = Broker().start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def amqp_channel(broker):
+    conn = amqp.connect(broker.url)
+    channel = conn.channel()
+    amqp.declare_exchanges(channel)
+    queues = []
+
+    def subscribe(exchange, routing_key="#", durable=False):
+        queue = f"test.{uuid.uuid4().hex[:12]}"
+        channel.queue_declare(queue, durable=durable, auto_delete=False)
+        channel.queue_bind(queue, exchange, routing_key)
+        queues.append(queue)
+        return queue
+
+    channel.subscribe = subscribe
+    yield channel
+    with contextlib.suppress(pika.exceptions.AMQPError):  # it may have died with the broker
+        conn.close()
+    cleanup = amqp.connect(broker.url)
+    channel = cleanup.channel()
+    for queue in queues:
+        channel.queue_delete(queue)
+    cleanup.close()
+
+
+def take(channel, queue, count, timeout=60.0):
+    """Up to `count` messages from `queue`, as they come within `timeout` seconds; the rest stay."""
+    got, deadline = [], time.monotonic() + timeout
+    channel.basic_qos(prefetch_count=min(max(count, 1), 1000))
+    for method, properties, body in channel.consume(queue, inactivity_timeout=0.2):
+        if method is not None:
+            got.append((method, properties, body))
+            if len(got) % 500 == 0 or len(got) >= count:
+                channel.basic_ack(method.delivery_tag, multiple=True)
+        if len(got) >= count or time.monotonic() > deadline:
+            break
+    if got and len(got) % 500 and len(got) < count:
+        channel.basic_ack(got[-1][0].delivery_tag, multiple=True)
+    channel.cancel()  # what it fetched ahead goes back to the queue
+    return got
+
+
+def relay_all(broker):
+    relay = Relay(broker.url, poll=0.1, max_backoff=0.5)
+    while relay.relay_once():
+        pass
+    relay._close_broker()
+
+
+def relay_process(broker, **env) -> subprocess.Popen:
+    settings_dict = connection.settings_dict
+    database = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+                f"{settings_dict['NAME']}")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "relay_events"], cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database,
+             "EVENTS_BROKER_URL": broker.url, "EVENTS_RELAY_POLL_SECONDS": "1",
+             "EVENTS_RELAY_MAX_BACKOFF_SECONDS": "1", "LOG_LEVEL": "WARNING", **env},
+    )
+
+
+def stop(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def headers(properties):
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in (properties.headers or {}).items()}
+
+
+# --- outbox and format --------------------------------------------------------------------------
+
+
+def test_a_committed_change_gives_exactly_one_message(broker, amqp_channel, tenant, api):
+    user = services.create_user(tenant, username="ann", email="ann@example.com")
+    relay_all(broker)
+    queue = amqp_channel.subscribe("users")
+
+    response = api.patch(f"/v1/users/{user.id}", {"first_name": "Annie"}, format="json")
+
+    assert response.status_code == 200
+    row = OutboxEvent.objects.get(type="UserPiiUpdated", sent_at__isnull=True)
+    relay_all(broker)
+    messages = take(amqp_channel, queue, 1, timeout=10)
+    assert len(messages) == 1 and take(amqp_channel, queue, 1, timeout=1) == []
+    method, properties, body = messages[0]
+    assert method.exchange == "users" and method.routing_key == "UserPiiUpdated"
+    assert properties.content_type == "application/json"
+    ce = headers(properties)
+    assert ce["ce-id"] == str(row.id) and ce["ce-type"] == "UserPiiUpdated" and ce["ce-specversion"] == "1.0"
+    assert ce["ce-subject"] == str(user.id) and ce["ce-tenant"] == "acme" and ce["ce-source"] == "/identity-backend"
+    assert ce["ce-time"].startswith(str(row.created_at.year))
+    payload = json.loads(body)
+    assert payload["userId"] == str(user.id) and payload["firstName"] == "Annie"
+    assert payload["changedFields"] == ["first_name"] and payload["email"] == "ann@example.com"
+    assert OutboxEvent.objects.get(pk=row.pk).sent_at is not None
+
+
+def test_a_rolled_back_change_gives_none(broker, amqp_channel, tenant, api):
+    user = services.create_user(tenant, username="ann", email="ann@example.com")
+    services.create_user(tenant, username="bob", email="bob@example.com")
+    relay_all(broker)
+    queue = amqp_channel.subscribe("users")
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.update_user(user, {"first_name": "Annie"})
+        raise RuntimeError("the rest of the change failed")
+    refused = api.patch(f"/v1/users/{user.id}", {"email": "bob@example.com"}, format="json")  # a 409
+
+    assert refused.status_code == 409
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+    relay_all(broker)
+    assert take(amqp_channel, queue, 1, timeout=1) == []
+
+
+def test_every_recorded_service_action_publishes_a_catalogued_message():
+    recorded = {getattr(fn, "audit_action", None) for module in (services, profile_services)
+                for fn in vars(module).values() if callable(fn)} - {None}
+    assert recorded and recorded <= set(FROM_ACTIONS)
+    for names in FROM_ACTIONS.values():
+        for name in (names,) if isinstance(names, str) else names:
+            assert name in BY_NAME and not BY_NAME[name].command
+
+
+def _json_type_ok(schema, value):
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    python = {"string": str, "boolean": bool, "integer": int, "array": list, "object": dict, "null": type(None)}
+    return any(isinstance(value, python[t]) and not (t == "integer" and isinstance(value, bool)) for t in types)
+
+
+def test_published_payloads_match_the_asyncapi_document(broker, amqp_channel, tenant):
+    """A tour of the services: every row's payload has exactly its message's fields, of their types,
+    and what reaches the broker is the document's message on the document's channel."""
+    document = yaml.safe_load((ROOT / "identity/asyncapi.yaml").read_text())
+    queues = {name: amqp_channel.subscribe(name) for name in document["channels"]}
+    fan_user = services.create_user(tenant, username="fan", email="fan@example.com")
+    star = services.create_user(tenant, username="star", first_name="Sta", last_name="R")
+    role = services.create_role(tenant, "vip")
+    services.add_user_role(fan_user, role)
+    group = services.create_group(tenant, "fans")
+    services.set_user_groups(fan_user, [group.path])
+    services.update_group(group, {"name": "friends"})
+    services.update_user(fan_user, {"first_name": "Fay"})
+    services.set_password(fan_user, "a long enough passphrase 1")
+    services.issue_password_reset(fan_user)
+    services.record_login(fan_user, client="web", ip="127.0.0.1")
+    services.record_registration(fan_user, client="web")
+    celebrity = profile_services.create_celebrity(star, bio="hi")
+    profile_services.update_celebrity(celebrity, {"bio": "hello"})
+    profile_services.create_shortlink(celebrity, "tour", "https://example.com/tour")
+    profile_services.toggle_celebrity_deleted(celebrity)
+    profile_services.restore_celebrity(celebrity)
+    fan = fan_user.fan_profile
+    profile_services.follow_celebrity(fan, celebrity, "from a test")
+    profile_services.unfollow_celebrity(fan, celebrity)
+    profile_services.save_fan_media(fan, uuid.uuid4())
+    code = profile_services.create_referral_code(tenant, code="HELLO", limit=3)
+    profile_services.redeem_referral_code(tenant, "HELLO")
+    profile_services.delete_referral_code(code)
+    profile_services.set_global_preference(tenant, "theme", "dark")
+    services.deactivate_user(fan_user)
+    services.reactivate_user(fan_user)
+    services.delete_role(role)
+    services.delete_group(group)
+    services.delete_user(fan_user)
+
+    rows = list(OutboxEvent.objects.order_by("id"))
+    assert {row.type for row in rows} >= {
+        "UserCreated", "FanProfileCreated", "RoleCreated", "UserRolesChanged", "GroupCreated", "UserGroupsChanged",
+        "GroupUpdated", "UserPiiUpdated", "UserPasswordChanged", "UserPasswordResetIssued", "KeycloakEvent",
+        "CelebrityProfileCreated", "CreateSseGroup", "CelebrityProfileUpdated", "CelebrityProfileSoftDeleteFlagToggled",
+        "CelebrityFollowed", "AddUserToSseGroup", "CelebrityUnfollowed", "FanMediaChanged", "ReferralCodeChanged",
+        "GlobalPreferenceSet", "UserDeactivated", "UserReactivated", "RoleDeleted", "GroupDeleted", "UserDeleted"}
+    messages = document["components"]["messages"]
+    for row in rows:
+        schema = messages[row.type]["payload"]
+        assert set(row.payload) == set(schema["properties"]), row.type
+        for name, value in row.payload.items():
+            assert _json_type_ok(schema["properties"][name], value), (row.type, name, value)
+        assert document["channels"][row.exchange]["address"] == row.exchange
+        assert row.type in document["channels"][row.exchange]["messages"]
+    relay_all(broker)
+    received = [m for exchange in queues for m in take(amqp_channel, queues[exchange], sum(
+        row.exchange == exchange for row in rows), timeout=10)]
+    assert sorted(int(headers(p)["ce-id"]) for _, p, _ in received) == [row.id for row in rows]
+    for method, properties, body in received:
+        assert set(json.loads(body)) == set(messages[headers(properties)["ce-type"]]["payload"]["properties"])
+    keycloak = [m for m, p, _ in received if m.exchange == "keycloak.events"]
+    assert {m.routing_key for m in keycloak} == {"KK.EVENT.CLIENT.acme.SUCCESS.web.LOGIN",
+                                                "KK.EVENT.CLIENT.acme.SUCCESS.web.REGISTER"}
+
+
+def test_the_committed_asyncapi_document_is_the_generated_one():
+    assert yaml.safe_load((ROOT / "identity/asyncapi.yaml").read_text()) == asyncapi.document(), (
+        "identity/asyncapi.yaml is out of date: run `make schema`")
+
+
+# --- the relay under failures ----------------------------------------------------------------------
+
+
+def test_broker_stopped_while_the_api_takes_1000_writes(broker, amqp_channel, tenant, api):
+    users = [services.create_user(tenant, username=f"u{i}") for i in range(20)]
+    relay_all(broker)
+    queue = amqp_channel.subscribe("users", "UserPiiUpdated", durable=True)
+    relay = relay_process(broker)
+    try:
+        broker.ctl("stop_app")
+        assert not broker.answers()
+        for i in range(1000):
+            user = users[i % 20]
+            response = api.patch(f"/v1/users/{user.id}", {"first_name": f"n{i}"}, format="json")
+            assert response.status_code == 200, response.content
+        backlog = OutboxEvent.objects.filter(sent_at__isnull=True, type="UserPiiUpdated")
+        assert backlog.count() == 1000
+        time.sleep(2)  # the relay keeps trying meanwhile
+        assert backlog.count() == 1000
+        broker.ctl("start_app")
+
+        reader = amqp.connect(broker.url).channel()  # the first connection died with the broker
+        messages = take(reader, queue, 1000, timeout=90)
+    finally:
+        stop(relay)
+    assert len(messages) == 1000 and take(reader, queue, 1, timeout=1) == []
+    ids = [int(headers(p)["ce-id"]) for _, p, _ in messages]
+    assert sorted(ids) == sorted(OutboxEvent.objects.filter(type="UserPiiUpdated").values_list("id", flat=True))
+    names = {}
+    for _, _, body in messages:
+        payload = json.loads(body)
+        names.setdefault(payload["userId"], []).append(int(payload["firstName"][1:]))
+    assert all(sequence == sorted(sequence) and len(sequence) == 50 for sequence in names.values())
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_relay_killed_after_the_ack_publishes_again_and_the_command_applies_once(broker, amqp_channel, tenant):
+    user = services.create_user(tenant, username="ann")
+    RoleFactory(tenant=tenant, name="celebrity")
+    relay_all(broker)
+    consumer_queue = f"test.commands.{uuid.uuid4().hex[:8]}"
+    channel = amqp_channel
+    commands.declare(channel, consumer_queue)
+    spy = amqp_channel.subscribe("users", "AddRoleToUser")
+    with transaction.atomic():  # as the celebrity service's outbox would
+        command = outbox.publish("AddRoleToUser", tenant_id=tenant.id, subject=user.id,
+                                 payload={"userId": str(user.id), "role": "celebrity"})
+
+    crashed = relay_process(broker, **{CRASH_AFTER_ACK: "1"})
+    assert crashed.wait(timeout=60) == -signal.SIGKILL
+    assert OutboxEvent.objects.get(pk=command.pk).sent_at is None
+    again = relay_process(broker)
+    try:
+        deliveries = take(channel, spy, 2, timeout=30)
+    finally:
+        stop(again)
+
+    assert [headers(p)["ce-id"] for _, p, _ in deliveries] == [str(command.id)] * 2
+    assert OutboxEvent.objects.get(pk=command.pk).sent_at is not None
+    commands.Consumer(broker.url, consumer_queue).run(limit=2, idle_timeout=10)
+    assert list(user.roles.values_list("name", flat=True)) == ["celebrity"]
+    assert ProcessedMessage.objects.filter(pk=str(command.id)).count() == 1
+    assert AuditEvent.objects.filter(action="user.roles_changed", object_id=str(user.id)).count() == 1
+    assert OutboxEvent.objects.filter(type="UserRolesChanged").count() == 1
+    channel.queue_delete(consumer_queue)
+    channel.queue_delete(commands.dead_letter_queue(consumer_queue))
+
+
+def test_two_relays_over_10000_events_lose_nothing_and_keep_each_aggregates_order(broker, amqp_channel, tenant):
+    queue = amqp_channel.subscribe("users", "test.order")
+    OutboxEvent.objects.bulk_create(
+        OutboxEvent(tenant="acme", aggregate_type="user", aggregate_id=f"a{n % 50}", type="UserPiiUpdated",
+                    exchange="users", routing_key="test.order", payload={"n": n // 50})
+        for n in range(10_000))
+    relays = [relay_process(broker), relay_process(broker)]
+    try:
+        messages = take(amqp_channel, queue, 10_000, timeout=100)
+    finally:
+        for relay in relays:
+            stop(relay)
+    assert len(messages) == 10_000 and take(amqp_channel, queue, 1, timeout=1) == []
+    assert len({headers(p)["ce-id"] for _, p, _ in messages}) == 10_000
+    order = {}
+    for _, properties, body in messages:
+        order.setdefault(headers(properties)["ce-subject"], []).append(json.loads(body)["n"])
+    assert len(order) == 50 and all(sequence == list(range(200)) for sequence in order.values())
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
+# --- inbound commands --------------------------------------------------------------------------------
+
+
+def send(channel, name, payload, *, tenant="acme", message_id=None, body=None, routing_key=None):
+    headers = {"ce-id": message_id or str(uuid.uuid4()), "ce-type": name, "ce-source": "/celebrity-service",
+               "ce-specversion": "1.0", "ce-tenant": tenant}
+    channel.basic_publish("users", routing_key or name, body if body is not None else json.dumps(payload).encode(),
+                          pika.BasicProperties(headers=headers, content_type="application/json"))
+    return headers["ce-id"]
+
+
+def test_inbound_commands_apply_once_and_the_bad_ones_reach_the_dead_letter_queue(
+        broker, amqp_channel, tenant, other_tenant):
+    user = services.create_user(tenant, username="ann", first_name="Ann")
+    stranger = services.create_user(other_tenant, username="zed")
+    RoleFactory(tenant=tenant, name="celebrity")
+    queue = f"test.commands.{uuid.uuid4().hex[:8]}"
+    channel = amqp_channel
+    commands.declare(channel, queue)
+
+    add = send(channel, "AddRoleToUser", {"userId": str(user.id), "role": "celebrity"})
+    send(channel, "AddRoleToUser", {"userId": str(user.id), "role": "celebrity"}, message_id=add)
+    pii = send(channel, "UpdateUserPii", {"userId": str(user.id), "lastName": "Smith", "email": "Ann@Example.com"})
+    send(channel, "UpdateUserPii", {}, body=b'{"userId": ')
+    send(channel, "AddRoleToUser", {"userId": str(uuid.uuid4()), "role": "celebrity"})
+    send(channel, "AddRoleToUser", {"userId": str(stranger.id), "role": "celebrity"})
+    send(channel, "DeleteEverything", {"userId": str(user.id)}, routing_key="AddRoleToUser")
+    commands.Consumer(broker.url, queue).run(limit=7, idle_timeout=10)
+
+    user.refresh_from_db()
+    assert list(user.roles.values_list("name", flat=True)) == ["celebrity"]
+    assert (user.first_name, user.last_name, user.email) == ("Ann", "Smith", "ann@example.com")
+    assert set(ProcessedMessage.objects.values_list("id", flat=True)) == {add, pii}
+    assert AuditEvent.objects.filter(action="user.roles_changed", object_id=str(user.id)).count() == 1
+    assert not stranger.roles.exists()
+    dead = take(channel, commands.dead_letter_queue(queue), 4, timeout=5)
+    reasons = [headers(p)[commands.REASON_HEADER] for _, p, _ in dead]
+    assert len(reasons) == 4
+    assert reasons[0].startswith("malformed JSON")
+    assert reasons[1].startswith("unknown user")
+    assert reasons[2].startswith("wrong tenant")
+    assert reasons[3].startswith("unknown command")
+    assert channel.queue_declare(queue, passive=True).method.message_count == 0
+    channel.queue_delete(queue)
+    channel.queue_delete(commands.dead_letter_queue(queue))
+
+
+# --- the admin -------------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_the_outbox_by_status_and_retries_failed_rows(client, operator, tenant):
+    with transaction.atomic():
+        sent, failed, pending = (outbox.publish("RoleCreated", tenant_id=tenant.id, subject=n, payload={"n": n})
+                                 for n in range(3))
+    later = timezone.now() + datetime.timedelta(hours=1)
+    OutboxEvent.objects.filter(pk=sent.pk).update(sent_at=timezone.now())
+    OutboxEvent.objects.filter(pk=failed.pk).update(attempts=3, last_error="NackError: the broker said no",
+                                                    next_attempt_at=later)
+
+    listed = {status: client.get("/admin/events/outboxevent/", {"status": status}).content.decode()
+              for status in ("pending", "failed", "sent")}
+    assert "NackError: the broker said no" in listed["failed"] and "NackError" not in listed["pending"]
+    for status, row in (("pending", pending), ("failed", failed), ("sent", sent)):
+        assert f"/admin/events/outboxevent/{row.pk}/change/" in listed[status]
+        others = {pending.pk, failed.pk, sent.pk} - {row.pk}
+        assert not any(f"/admin/events/outboxevent/{pk}/change/" in listed[status] for pk in others)
+
+    response = client.post("/admin/events/outboxevent/", {
+        "action": "retry_now", "_selected_action": [failed.pk, pending.pk, sent.pk]})
+    assert response.status_code == 302
+    assert OutboxEvent.objects.get(pk=failed.pk).next_attempt_at <= timezone.now()
+    assert OutboxEvent.objects.get(pk=sent.pk).next_attempt_at == sent.next_attempt_at
