@@ -243,6 +243,20 @@ def test_the_same_export_twice_changes_nothing(db):
     assert state() == before
 
 
+def test_a_user_without_a_creation_time_keeps_the_first_runs(db, tmp_path):
+    """A realm import may create users without `createdTimestamp`; their exports carry none."""
+    users = copy.deepcopy(all_users())
+    for one in users:
+        one.pop("createdTimestamp", None)
+    export = write_export(tmp_path / "untimed", users)
+    run(export)
+    before = state()
+    created = dict(User.objects.values_list("id", "created_at"))
+    run(export)
+    assert state() == before
+    assert dict(User.objects.values_list("id", "created_at")) == created
+
+
 def test_a_newer_export_updates_in_place(db, tmp_path):
     run(EXPORT / "different_files")
     untouched = User.objects.get(username="grace")

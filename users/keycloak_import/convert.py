@@ -38,7 +38,7 @@ class UserRow:
     first_name: str
     last_name: str
     is_active: bool
-    created_at: datetime
+    created_at: datetime | None
     attributes: str  # JSON
     required_actions: str  # JSON
     password: str | None
@@ -153,8 +153,10 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
         if not all(isinstance(r, str) for r in roles) or not all(isinstance(g, str) for g in groups):
             raise ValueError("realmRoles and groups are lists of names")
         created = user.get("createdTimestamp")
+        # none (a user made by a realm import that gave none): a new row gets the time of the run, an
+        # existing one keeps its own, so that the same export twice changes nothing
         created_at = (datetime.fromtimestamp(created / 1000, tz=timezone.utc) if isinstance(created, int | float)
-                      else datetime.now(tz=timezone.utc))
+                      else None)
         row = UserRow(
             id=user_id, username=username, email=email, email_verified=user.get("emailVerified") is True,
             phone_number=phone, phone_verified=phone is not None and str(phone_verified).lower() == "true",

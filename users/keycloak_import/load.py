@@ -273,21 +273,28 @@ FIELDS = ("username", "email", "email_verified", "phone_number", "phone_verified
           "is_active", "created_at", "attributes", "required_actions")
 
 
+def _exported(field: str, otherwise: str) -> str:
+    """The export's value of `field`; for a creation time the export may lack, `otherwise`."""
+    return f"COALESCE(k.{field}, {otherwise})" if field == "created_at" else f"k.{field}"
+
+
 def _write_users(cursor, tenant: Tenant, report: Report):
+    new_values = ", ".join(_exported(f, f"u.{f}") for f in FIELDS)
     cursor.execute(f"""
-        UPDATE users_user u SET {", ".join(f"{f} = k.{f}" for f in FIELDS)},
+        UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
             password = {PASSWORD},
             deactivated_at = CASE WHEN k.is_active THEN NULL WHEN u.is_active THEN now() ELSE u.deactivated_at END,
             updated_at = now()
         FROM kc_users k
         WHERE u.id = k.id AND u.tenant_id = %s
           AND ({", ".join(f"u.{f}" for f in FIELDS)}, u.password)
-              IS DISTINCT FROM ({", ".join(f"k.{f}" for f in FIELDS)}, {PASSWORD})""", [tenant.id])
+              IS DISTINCT FROM ({new_values}, {PASSWORD})""", [tenant.id])
     report.counts["users updated"] += cursor.rowcount
     cursor.execute(f"""
         INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
                                 is_superuser, updated_at)
-        SELECT k.id, %s, {", ".join(f"k.{f}" for f in FIELDS)}, COALESCE(k.password, '!' || md5(random()::text)),
+        SELECT k.id, %s, {", ".join(_exported(f, "now()") for f in FIELDS)},
+               COALESCE(k.password, '!' || md5(random()::text)),
                CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
         FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM users_user u WHERE u.id = k.id)""", [tenant.id])
     report.counts["users created"] += cursor.rowcount
