@@ -119,6 +119,11 @@ PASSWORD_HASHERS = [
     "users.hashers.ConfigurableArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # Hashes imported from Keycloak, as it wrote them: verified, then rewritten at the first login.
+    "users.keycloak_hashers.KeycloakArgon2PasswordHasher",
+    "users.keycloak_hashers.KeycloakPbkdf2Sha512PasswordHasher",
+    "users.keycloak_hashers.KeycloakPbkdf2Sha256PasswordHasher",
+    "users.keycloak_hashers.KeycloakPbkdf2PasswordHasher",
 ]
 ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 5)
 ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 7168)

@@ -88,6 +88,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Wider than Django's 128: a hash imported from Keycloak keeps its parameters, salt and up to a
+    # 64-byte digest (`users.keycloak_hashers`) until the first login rewrites it.
+    password = models.CharField("password", max_length=255)
     # No index of its own: the unique (tenant, username) index leads with it.
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users", db_index=False)
     username = ByteOrderCharField(max_length=255)
@@ -108,6 +111,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # The provisioning client's own id for the user (SCIM `externalId`), compared exactly.
     external_id = ByteOrderCharField(max_length=255, null=True, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    # Keycloak's required actions (such as UPDATE_PASSWORD), kept from an imported realm.
+    required_actions = models.JSONField(default=list, blank=True, db_default=[])
     roles = models.ManyToManyField("Role", blank=True, related_name="users")
     identity_groups = models.ManyToManyField(
         "Group", blank=True, related_name="members", verbose_name="groups (identity)"
