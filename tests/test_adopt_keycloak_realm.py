@@ -22,3 +22,10 @@ def test_an_unreachable_keycloak_leaves_the_providers_tokens_as_they_were():
     with pytest.raises(CommandError, match="refused the component"):
         call_command("adopt_keycloak_realm", tenant="legacy", keycloak_url=f"http://127.0.0.1:{free_port()}", **ARGS)
     assert not ApiClient.objects.filter(tenant=tenant, name=PROVIDER_CLIENT_NAME).exists()
+
+
+@pytest.mark.parametrize("moment", ["yesterday", "2026-11-29T10:00:00"])
+def test_the_export_time_needs_a_date_and_its_time_zone(moment):
+    with pytest.raises(CommandError, match="--exported-at"):
+        call_command("adopt_keycloak_realm", "--exported-at", moment, tenant="legacy",
+                     keycloak_url="http://127.0.0.1:9", **ARGS)

@@ -9,8 +9,10 @@ links, client roles, required actions and OTP/WebAuthn credentials. Keycloak use
 not hold stay Keycloak's own and are listed. Running it again adopts only what is new.
 """
 
+import argparse
 import os
 import urllib.parse
+from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -35,6 +37,17 @@ def tenant_user_ids(tenant: Tenant, batch: int):
         after = rows[-1][0]
 
 
+def exported_at(value: str) -> int:
+    """An ISO 8601 moment with its time zone, as epoch milliseconds (Keycloak's credential dates)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time zone of {value!r}, e.g. {value}+00:00")
+    return int(moment.timestamp() * 1000)
+
+
 class Command(BaseCommand):
     help = ("Attach this backend to an existing Keycloak realm and hand it the realm's users that the "
             "tenant holds (same ids), without logging anyone out. Idempotent.")
@@ -48,10 +61,13 @@ class Command(BaseCommand):
         parser.add_argument("--admin-password", default=os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD", "admin"))
         parser.add_argument("--cache-policy", default="NO_CACHE", choices=CACHE_POLICIES,
                             help="Keycloak's user cache for the backend's users (as connect_keycloak)")
+        parser.add_argument("--exported-at", type=exported_at, default=None,
+                            help="when the export last imported began (ISO 8601 with time zone, Keycloak's clock): "
+                                 "users whose password changed in Keycloak since are left to Keycloak and listed")
         parser.add_argument("--batch-size", type=int, default=BATCH, help="user ids per request to Keycloak")
 
     def handle(self, *args, tenant, realm, keycloak_url, backend_url, admin_user, admin_password, cache_policy,
-               batch_size, **options):
+               batch_size, exported_at=None, **options):
         if not 1 <= batch_size <= 1000:
             raise CommandError("--batch-size must be between 1 and 1000")
         tenant_row = Tenant.objects.filter(slug=tenant).first()
@@ -73,14 +89,13 @@ class Command(BaseCommand):
             issuer = f"{keycloak_url.rstrip('/')}/realms/{realm}"
             Tenant.objects.filter(pk=tenant_row.pk).update(oidc_issuer=issuer)
             self.stdout.write(f"Realm {realm!r} finds users in {backend_url} (component {component_id}).")
-            totals = {"adopted": 0, "already": 0, "absent": [], "foreign": [], "serviceAccounts": []}
+            totals = {"adopted": 0, "already": 0, "absent": [], "foreign": [], "serviceAccounts": [],
+                      "passwordChanged": []}
             for ids in tenant_user_ids(tenant_row, batch_size):
-                _, result = admin.request("POST", f"{base}/identity-backend/adopt", {"ids": ids})
-                for key in ("adopted", "already"):
-                    totals[key] += result[key]
-                totals["absent"] += result["absent"]
-                totals["foreign"] += result["foreign"]
-                totals["serviceAccounts"] += result["serviceAccounts"]
+                _, result = admin.request("POST", f"{base}/identity-backend/adopt",
+                                          {"ids": ids, "exportedAt": exported_at})
+                for key, total in totals.items():
+                    totals[key] = total + result[key]
             unlinked = self._unlinked(admin, base)
         except (RealmError, OSError) as error:
             raise CommandError(f"Keycloak at {keycloak_url} refused: {error}. Nothing is lost: run this "
@@ -89,10 +104,13 @@ class Command(BaseCommand):
             f"Adopted {totals['adopted']} users; {totals['already']} were already the backend's."))
         self._list("of the tenant's users have no Keycloak user (new in the backend, or deleted in Keycloak "
                    "after the export: then deactivate them here)", totals["absent"])
+        self._list("Keycloak users whose password changed after the export, left to Keycloak (they log in with "
+                   "it): import a newer export and run this again", totals["passwordChanged"])
         self._list("linked to another user storage, left alone", totals["foreign"])
         self._list("service accounts, left alone", totals["serviceAccounts"])
         self._list("Keycloak users the backend does not hold (still Keycloak's own: import them and run this "
-                   "again)", [f"{u['id']} ({u['username']})" for u in unlinked])
+                   "again)", [f"{u['id']} ({u['username']})" for u in unlinked
+                              if u["id"] not in set(totals["passwordChanged"])])
 
     @staticmethod
     def _unlinked(admin: AdminClient, base: str) -> list[dict]:

@@ -17,6 +17,7 @@ import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.models.UserProvider;
+import org.keycloak.models.credential.PasswordCredentialModel;
 import org.keycloak.services.ErrorResponseException;
 import org.keycloak.services.resources.admin.fgap.AdminPermissionEvaluator;
 import org.keycloak.storage.UserStoragePrivateUtil;
@@ -49,15 +50,21 @@ public class AdoptionResource {
         this.auth = auth;
     }
 
-    /** The ids to adopt, as the backend holds them. */
+    /**
+     * The ids to adopt, as the backend holds them, and when the export they were imported from began
+     * (epoch milliseconds, optional).
+     */
     public static class AdoptRequest {
         public List<String> ids;
+        public Long exportedAt;
     }
 
     /**
      * Adopts the local users among {@code ids}. Answers counts, and by id the users it left alone:
      * {@code absent} (no Keycloak user with that id), {@code foreign} (linked to another storage),
-     * {@code serviceAccounts}. A user already linked to the component counts as {@code already}.
+     * {@code serviceAccounts}, and {@code passwordChanged}: a password set in Keycloak after
+     * {@code exportedAt}, which the backend does not have (the user keeps logging in with it until a
+     * later export is imported and this runs again). A user already linked counts as {@code already}.
      */
     @POST
     @Path("adopt")
@@ -75,6 +82,7 @@ public class AdoptionResource {
         List<String> absent = new ArrayList<>();
         List<String> foreign = new ArrayList<>();
         List<String> serviceAccounts = new ArrayList<>();
+        List<String> passwordChanged = new ArrayList<>();
         for (String id : request.ids) {
             UserModel row = id == null ? null : local.getUserById(realm, id);
             if (row == null) {
@@ -85,13 +93,15 @@ public class AdoptionResource {
                 foreign.add(id);
             } else if (row.getServiceAccountClientLink() != null) {
                 serviceAccounts.add(id);
+            } else if (request.exportedAt != null && passwordSetAfter(row, request.exportedAt)) {
+                passwordChanged.add(id);
             } else {
                 Adoption.adopt(session, realm, row, componentId);
                 adopted++;
             }
         }
-        LOG.infof("realm %s: adopted %d users into %s (%d already, %d absent, %d foreign)", realm.getName(),
-                adopted, componentId, already, absent.size(), foreign.size());
+        LOG.infof("realm %s: adopted %d users into %s (%d already, %d absent, %d foreign, %d changed password)",
+                realm.getName(), adopted, componentId, already, absent.size(), foreign.size(), passwordChanged.size());
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("componentId", componentId);
         out.put("adopted", adopted);
@@ -99,7 +109,13 @@ public class AdoptionResource {
         out.put("absent", absent);
         out.put("foreign", foreign);
         out.put("serviceAccounts", serviceAccounts);
+        out.put("passwordChanged", passwordChanged);
         return out;
+    }
+
+    private static boolean passwordSetAfter(UserModel row, long moment) {
+        return row.credentialManager().getStoredCredentialsByTypeStream(PasswordCredentialModel.TYPE)
+                .anyMatch(c -> c.getCreatedDate() != null && c.getCreatedDate() > moment);
     }
 
     /**
