@@ -180,6 +180,14 @@ def keycloak_summary(section):
             f"```json\n{json.dumps(section['ratios'], indent=2)}\n```\n")
 
 
+def import_summary(section):
+    partial = section.get("keycloak_partial_import_users_per_second")
+    return (f"\n## Importing a Keycloak export\n\n`import_keycloak_export` of a generated {section['users']:,}-user "
+            f"`kc.sh export` (different_files, hashes copied): {section['seconds']} s, "
+            f"{section['users_per_second']:,} users/s, peak RSS {section['peak_rss_mb']} MB"
+            + (f"; Keycloak's own partial import in this run: {partial:,} users/s" if partial else "") + ".\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -197,6 +205,8 @@ def main(argv=None):
     parser.add_argument("--keycloak-cache-policies", default="DEFAULT,NO_CACHE",
                         help="realm A's provider cache policies to measure, comma-separated")
     parser.add_argument("--keycloak-batch", type=int, default=50, help="users per partial import")
+    parser.add_argument("--skip-keycloak-import", action="store_true",
+                        help="leave out the import of a generated kc.sh export (import_keycloak_export)")
     args = parser.parse_args(argv)
     if args.only_keycloak and args.skip_keycloak:
         parser.error("--only-keycloak and --skip-keycloak exclude each other")
@@ -239,6 +249,10 @@ def main(argv=None):
             results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"])
     finally:
         server.stop()
+    if not args.skip_keycloak_import and not args.only_keycloak:
+        from bench import keycloak_export
+
+        results["keycloak_import"] = keycloak_export.run(args.users, results.get("keycloak"))
     if args.only_keycloak:
         print(json.dumps(results["keycloak"], indent=2))
         print(keycloak_summary(results["keycloak"]))
@@ -261,6 +275,11 @@ def main(argv=None):
         "seeding <= 60 s": results["seeding"]["seconds"],
         "worker peak RSS <= 100 MB": results["worker_peak_rss_mb"],
     }
+    if "keycloak_import" in results:
+        imported = results["keycloak_import"]
+        results["targets"]["Keycloak export import <= 60 s, peak RSS <= 200 MB"] = {
+            k: imported[k] for k in ("seconds", "users_per_second", "peak_rss_mb",
+                                     "keycloak_partial_import_users_per_second") if k in imported}
     if "keycloak" in results:
         results["targets"]["keycloak: rare search >= 50x, others >= 1x faster; login time <= 1.2x"] = \
             results["keycloak"]["ratios"]
@@ -272,6 +291,7 @@ def main(argv=None):
         f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
         f"indexes included). Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n"
         + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
+        + (import_summary(results["keycloak_import"]) if "keycloak_import" in results else "")
     )
     print(table(results))
     print(json.dumps(results["targets"], indent=2))

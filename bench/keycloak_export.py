@@ -1,0 +1,156 @@
+"""A generated `kc.sh export` of N users, and the import's rate and peak memory on it.
+
+    python -m bench.keycloak_export --users 1000000 --dir /tmp/export     # write only
+    python -m bench.keycloak_export --users 1000000 --dir /tmp/export --import-into bench-kc  # and time the import
+
+`make bench` runs it after the Keycloak step (`run`), beside Keycloak's partial import rate.
+
+The export has Keycloak's shapes (`different_files`, 50,000 users a file, as `kc.sh export
+--users-per-file` writes them): every user with an e-mail address, names, attributes, a phone
+number on every other one, realm roles and groups, and a password credential. The hashes are real
+Keycloak-format hashes made once per algorithm (Argon2id with Keycloak's defaults, and PBKDF2-SHA512
+for every fourth user) and repeated, as the import copies hashes and never computes one. Files are
+written as streams, a user at a time.
+
+The import runs in a child process (`manage.py import_keycloak_export`), whose own peak RSS is read
+from `os.wait4` when it exits.
+"""
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REALM = "bench-kc"
+PER_FILE = 50_000
+PASSWORD = "bench-password-1"
+ROLES = ["fan", "editor", "viewer"]
+GROUPS = ["/bench", "/bench/east", "/bench/west"]
+
+
+def log(message):
+    print(f"[keycloak-export] {message}", file=sys.stderr, flush=True)
+
+
+def credentials():
+    """One Keycloak password credential per algorithm, as Keycloak 26 writes them."""
+    import argon2.low_level
+    import hashlib
+
+    salt = os.urandom(16)
+    argon = argon2.low_level.hash_secret_raw(PASSWORD.encode(), salt, time_cost=5, memory_cost=7168, parallelism=1,
+                                             hash_len=32, type=argon2.low_level.Type.ID, version=0x13)
+    pbkdf2 = hashlib.pbkdf2_hmac("sha512", PASSWORD.encode(), salt, 210_000, 64)
+    secret = lambda h: json.dumps({"value": base64.b64encode(h).decode(), "salt": base64.b64encode(salt).decode(),
+                                   "additionalParameters": {}})
+    return [
+        {"type": "password", "createdDate": 1700000000000, "secretData": secret(argon), "credentialData": json.dumps(
+            {"hashIterations": 5, "algorithm": "argon2", "additionalParameters": {
+                "hashLength": ["32"], "memory": ["7168"], "type": ["id"], "version": ["1.3"], "parallelism": ["1"]}})},
+        {"type": "password", "createdDate": 1700000000000, "secretData": secret(pbkdf2), "credentialData": json.dumps(
+            {"hashIterations": 210000, "algorithm": "pbkdf2-sha512", "additionalParameters": {}})},
+    ]
+
+
+def user(i: int, creds) -> dict:
+    return {
+        "id": str(uuid.UUID(int=(0xB0000000 << 96) | i, version=4)),
+        "username": f"kcuser{i}", "email": f"kcuser{i}@example.com", "emailVerified": i % 3 != 0,
+        "firstName": "First", "lastName": f"Last{i % 997}", "enabled": i % 50 != 0,
+        "createdTimestamp": 1700000000000 + i,
+        "attributes": {"department": [["sales", "support", "legal"][i % 3]],
+                       **({"phone_number": [f"+1555{i:07d}"]} if i % 2 == 0 else {})},
+        "credentials": [creds[1] if i % 4 == 0 else creds[0]],
+        "disableableCredentialTypes": [], "requiredActions": ["UPDATE_PASSWORD"] if i % 100 == 0 else [],
+        "realmRoles": [f"default-roles-{REALM}", *([ROLES[i % 3]] if i % 10 == 0 else [])],
+        "notBefore": 0, "groups": [GROUPS[i % 3]] if i % 100 == 0 else [],
+    }
+
+
+def realm() -> dict:
+    def group(name, children=()):
+        return {"id": str(uuid.uuid4()), "name": name, "path": "", "subGroups": list(children), "attributes": {},
+                "realmRoles": [], "clientRoles": {}}
+
+    return {"id": REALM, "realm": REALM, "enabled": True,
+            "roles": {"realm": [{"id": str(uuid.uuid4()), "name": n, "composite": False, "clientRole": False,
+                                 "containerId": REALM} for n in [*ROLES, "offline_access", f"default-roles-{REALM}"]],
+                      "client": {}},
+            "groups": [group("bench", [group("east"), group("west")])]}
+
+
+def write(directory: Path, count: int, per_file: int = PER_FILE):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{REALM}-realm.json").write_text(json.dumps(realm(), indent=2))
+    creds = credentials()
+    for n, start in enumerate(range(0, count, per_file)):
+        with (directory / f"{REALM}-users-{n}.json").open("w") as out:
+            out.write(f'{{\n  "realm" : "{REALM}",\n  "users" : [ ')
+            for i in range(start, min(start + per_file, count)):
+                if i > start:
+                    out.write(", ")
+                out.write(json.dumps(user(i, creds), indent=2))
+            out.write(" ]\n}\n")
+
+
+def measure_import(directory: Path, tenant: str) -> dict:
+    started = time.monotonic()
+    child = subprocess.Popen([sys.executable, "manage.py", "import_keycloak_export", str(directory), "--tenant", tenant],
+                             cwd=Path(__file__).resolve().parent.parent)
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own usage, not that of every child (Keycloak's)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - started
+    if child.returncode:
+        raise SystemExit(f"import_keycloak_export failed (exit {child.returncode})")
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def run(count: int, keycloak: dict | None = None) -> dict:
+    """`make bench`'s step: write an export of `count` users, import it into its own tenant, and put
+    the rate beside Keycloak's partial import measured in the same run (when there was one)."""
+    import shutil
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-kc-export-"))
+    try:
+        started = time.monotonic()
+        write(directory, count)
+        written = time.monotonic() - started
+        log(f"wrote a {count:,}-user export in {written:.1f}s; importing it")
+        result = {"users": count, "export_written_seconds": round(written, 1), **measure_import(directory, REALM)}
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    result["users_per_second"] = round(count / result["seconds"])
+    partial = ((keycloak or {}).get("load") or {}).get("partial_import")
+    if partial:
+        result["keycloak_partial_import_users_per_second"] = partial["users_per_second"]
+    log(f"imported {count:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
+        f"peak RSS {result['peak_rss_mb']} MB" + (f"; Keycloak's partial import: {partial['users_per_second']:,} "
+                                                   f"users/s" if partial else ""))
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--import-into", metavar="TENANT", help="then import it into this tenant, timed")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    write(args.dir, args.users)
+    log(f"wrote {args.users:,} users in {time.monotonic() - started:.1f}s into {args.dir}")
+    if args.import_into:
+        result = measure_import(args.dir, args.import_into)
+        result["users_per_second"] = round(args.users / result["seconds"])
+        log(f"imported {args.users:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
+            f"peak RSS {result['peak_rss_mb']} MB")
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""One Keycloak user representation to the backend's row, checked as `users.services` checks a create.
+
+Problems with the data (a username or attribute the backend refuses, a phone number that is not
+one) are returned for the report: the run lists them all and writes nothing. A credential that
+cannot be read (an unknown algorithm) is bad input and stops the run at once (`ExportError`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from django.core.exceptions import ValidationError
+
+from users import services
+from users.keycloak_hashers import KeycloakCredentialError, from_keycloak
+
+PHONE_ATTRIBUTE = "phone_number"
+PHONE_VERIFIED_ATTRIBUTE = "phone_number_verified"
+NAME_LIMIT = 150
+
+
+def default_roles(realm: str) -> set[str]:
+    """Keycloak's own realm roles, which every user of the realm has from Keycloak itself."""
+    return {"offline_access", "uma_authorization", f"default-roles-{realm}"}
+
+
+@dataclass
+class UserRow:
+    id: str
+    username: str
+    email: str | None
+    email_verified: bool
+    phone_number: str | None
+    phone_verified: bool
+    first_name: str
+    last_name: str
+    is_active: bool
+    created_at: datetime
+    attributes: str  # JSON
+    required_actions: str  # JSON
+    password: str | None
+    roles: list[str]
+    groups: list[str]
+    # What stays in Keycloak, by kind (credential types, client roles, social links), for the report.
+    kept: list[str]
+
+    def copy_row(self) -> tuple:
+        return (self.id, self.username, self.email, self.email_verified, self.phone_number, self.phone_verified,
+                self.first_name, self.last_name, self.is_active, self.created_at, self.attributes,
+                self.required_actions, self.password)
+
+
+@dataclass
+class Skipped:
+    id: str
+    username: str
+    reason: str
+
+
+@dataclass
+class Problem:
+    id: str
+    username: str
+    message: str
+
+    def __str__(self):
+        return f"{self.id} ({self.username}): {self.message}"
+
+
+class CredentialError(Exception):
+    pass
+
+
+def _message(error: ValidationError) -> str:
+    return "; ".join(error.messages)
+
+
+def _text(value, what: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not a string")
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    return value
+
+
+def password_of(credentials) -> tuple[str | None, list[str]]:
+    """The Django-encoded password and the types of the credentials that stay in Keycloak."""
+    password, others = None, []
+    for credential in credentials or []:
+        if not isinstance(credential, dict):
+            raise CredentialError("a credential is not a JSON object")
+        kind = credential.get("type")
+        if kind != "password":
+            others.append(str(kind))
+            continue
+        if password is not None:
+            raise CredentialError("more than one password credential")
+        try:
+            password = from_keycloak(credential.get("secretData") or "", credential.get("credentialData") or "")
+        except KeycloakCredentialError as error:
+            raise CredentialError(str(error)) from None
+    return password, others
+
+
+def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem:
+    """The row for `user`, why it is skipped, or what the backend refuses in it.
+
+    Raises `CredentialError` for a password credential that cannot be read.
+    """
+    user_id, username = str(user.get("id") or ""), str(user.get("username") or "")
+    if user.get("serviceAccountClientId"):
+        return Skipped(user_id, username, f"service account of client {user['serviceAccountClientId']}")
+    if user.get("federationLink"):
+        return Skipped(user_id, username, f"federated by storage provider {user['federationLink']}")
+    try:
+        user_id = str(uuid.UUID(user_id))
+    except ValueError:
+        return Problem(user_id, username, "the id is not a UUID")
+    password, kept = password_of(user.get("credentials"))
+    kept = [f"{kind} credentials" for kind in kept]
+    client_roles = user.get("clientRoles") or {}
+    if isinstance(client_roles, dict):
+        kept += ["client role memberships"] * sum(len(v) for v in client_roles.values() if isinstance(v, list))
+    kept += ["social links (federated identities)"] * len(user.get("federatedIdentities") or [])
+    try:
+        username = services.normalise_username(username)
+        email = (user.get("email") or "").strip().lower() or None
+        if email is not None and ("@" not in email or len(email) > 254):
+            raise ValueError("the e-mail address is not one")
+        attributes = user.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            raise ValueError("attributes are not a map")
+        attributes = dict(attributes)
+        phone = attributes.pop(PHONE_ATTRIBUTE, None)
+        phone_verified = attributes.pop(PHONE_VERIFIED_ATTRIBUTE, None)
+        phone = phone[0] if isinstance(phone, list) and phone else phone
+        phone_verified = phone_verified[0] if isinstance(phone_verified, list) and phone_verified else phone_verified
+        try:
+            phone = services.normalise_phone(phone if isinstance(phone, str) else None)
+        except ValidationError as error:
+            raise ValueError(f"phone_number: {_message(error)}") from None
+        attributes = services.validate_attributes(attributes)
+        required_actions = user.get("requiredActions") or []
+        if not isinstance(required_actions, list) or not all(isinstance(a, str) for a in required_actions):
+            raise ValueError("requiredActions is not a list of names")
+        roles = user.get("realmRoles") or []
+        groups = user.get("groups") or []
+        if not all(isinstance(r, str) for r in roles) or not all(isinstance(g, str) for g in groups):
+            raise ValueError("realmRoles and groups are lists of names")
+        created = user.get("createdTimestamp")
+        created_at = (datetime.fromtimestamp(created / 1000, tz=timezone.utc) if isinstance(created, int | float)
+                      else datetime.now(tz=timezone.utc))
+        row = UserRow(
+            id=user_id, username=username, email=email, email_verified=user.get("emailVerified") is True,
+            phone_number=phone, phone_verified=phone is not None and str(phone_verified).lower() == "true",
+            first_name=_text(user.get("firstName"), "firstName", NAME_LIMIT),
+            last_name=_text(user.get("lastName"), "lastName", NAME_LIMIT),
+            is_active=user.get("enabled") is not False, created_at=created_at,
+            attributes=json.dumps(attributes, ensure_ascii=False),
+            required_actions=json.dumps(required_actions), password=password,
+            roles=sorted({r for r in roles if r not in realm_defaults}), groups=sorted(set(groups)), kept=kept,
+        )
+    except ValidationError as error:
+        return Problem(user_id, username, _message(error))
+    except ValueError as error:
+        return Problem(user_id, username, str(error))
+    return row

@@ -1,0 +1,130 @@
+"""Reading a `kc.sh export` as streams: which files, the realm's roles and groups, then user by user.
+
+`kc.sh export --dir D --realm R` writes `R-realm.json` and, by `--users`: `different_files`
+(`R-users-0.json`, `R-users-1.json`, … of `--users-per-file` users each), `same_file`
+(`R-users-0.json`) or `realm_file` (the users inside `R-realm.json`). A users file is
+`{"realm": "R", "users": [...]}`. Keycloak 25 and 26 write the same shapes for what is read here.
+
+Files are parsed with ijson (its C backend when the wheel has it): a user at a time, never a file
+whole. The realm file is read once per part (name, roles, groups, users), each pass skipping the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ijson
+
+USERS_FILE = re.compile(r"^(?P<realm>.+)-users-(?P<n>\d+)\.json$")
+REALM_FILE_SUFFIX = "-realm.json"
+
+
+class ExportError(Exception):
+    """Bad input: the message names the file and, where there is one, the user."""
+
+    def __init__(self, path: Path | None, message: str, user: str | None = None):
+        self.path, self.user, self.message = path, user, message
+        where = str(path) if path else "export"
+        super().__init__(f"{where}: {f'user {user}: ' if user else ''}{message}")
+
+
+@dataclass
+class ExportFiles:
+    realm: str
+    realm_file: Path
+    users_files: list[Path] = field(default_factory=list)
+
+    @property
+    def layout(self) -> str:
+        if not self.users_files:
+            return "realm_file"
+        return "same_file" if len(self.users_files) == 1 else "different_files"
+
+
+def _realm_name(path: Path) -> str:
+    """The top-level `realm` of a Keycloak export file; an ExportError for anything else."""
+    try:
+        with path.open("rb") as handle:
+            events = ijson.parse(handle)
+            for prefix, event, value in events:
+                if prefix == "" and event not in ("start_map", "map_key", "end_map"):
+                    break
+                if prefix == "" and event == "map_key" and value == "realm":
+                    prefix, event, value = next(events)
+                    if event == "string" and value:
+                        return value
+                    break
+    except ijson.JSONError as error:
+        raise ExportError(path, f"malformed JSON ({error})") from None
+    except OSError as error:
+        raise ExportError(path, f"cannot be read ({error.strerror})") from None
+    raise ExportError(path, "not a Keycloak export: no top-level \"realm\" name (made by kc.sh export?)")
+
+
+def locate(path: Path, realm: str | None = None) -> ExportFiles:
+    """The files of one realm's export in `path`: a directory written by `kc.sh export --dir`, or a
+    realm file (`realm_file` layout; users files beside it are read too)."""
+    if path.is_file():
+        name = _realm_name(path)
+        if realm and realm != name:
+            raise ExportError(path, f"is the export of realm {name!r}, not {realm!r}")
+        directory, realm_file = path.parent, path
+    elif path.is_dir():
+        realm_files = sorted(path.glob(f"*{REALM_FILE_SUFFIX}"))
+        names = {f.name[: -len(REALM_FILE_SUFFIX)]: f for f in realm_files}
+        if realm:
+            if realm not in names:
+                raise ExportError(path, f"has no {realm}{REALM_FILE_SUFFIX}: not the export of realm {realm!r}")
+            name = realm
+        elif len(names) == 1:
+            name = next(iter(names))
+        elif not names:
+            raise ExportError(path, f"not a Keycloak export: no <realm>{REALM_FILE_SUFFIX} in it (made by kc.sh export --dir?)")
+        else:
+            raise ExportError(path, f"holds several realms ({', '.join(sorted(names))}): choose one with --realm")
+        directory, realm_file = path, names[name]
+        found = _realm_name(realm_file)
+        if found != name:
+            raise ExportError(realm_file, f"names realm {found!r}, not {name!r}")
+    else:
+        raise ExportError(path, "no such file or directory")
+    users_files = []
+    for candidate in directory.glob(f"{name}-users-*.json"):
+        match = USERS_FILE.match(candidate.name)
+        if match and match["realm"] == name:
+            users_files.append((int(match["n"]), candidate))
+    users_files = [f for _, f in sorted(users_files)]
+    for users_file in users_files:
+        found = _realm_name(users_file)
+        if found != name:
+            raise ExportError(users_file, f"names realm {found!r}, not {name!r}")
+    return ExportFiles(name, realm_file, users_files)
+
+
+def items(path: Path, prefix: str) -> Iterator:
+    """The values at `prefix` of one file, one at a time; malformed JSON is an ExportError."""
+    try:
+        with path.open("rb") as handle:
+            yield from ijson.items(handle, prefix, use_float=True)
+    except ijson.JSONError as error:
+        raise ExportError(path, f"malformed JSON ({error})") from None
+
+
+def realm_roles(files: ExportFiles) -> list[dict]:
+    return [role for role in items(files.realm_file, "roles.realm.item") if isinstance(role, dict)]
+
+
+def groups(files: ExportFiles) -> list[dict]:
+    return [group for group in items(files.realm_file, "groups.item") if isinstance(group, dict)]
+
+
+def users(files: ExportFiles) -> Iterator[tuple[Path, dict]]:
+    """Every user of the export with the file it came from: the realm file's, then each users file's."""
+    for path in (files.realm_file, *files.users_files):
+        for user in items(path, "users.item"):
+            if not isinstance(user, dict):
+                raise ExportError(path, "a user is not a JSON object")
+            yield path, user

@@ -1,0 +1,407 @@
+"""Writing a Keycloak export into a tenant: all of it in one transaction, or nothing.
+
+Users are read a batch at a time and copied (COPY) into temporary staging tables; the checks then
+run in SQL over the whole export and the tenant as it would be after the run (a clash between two
+exported users, or with a user of the tenant that the export does not rewrite, or an id another
+tenant has). Any problem and the transaction rolls back: nothing of the run is written, and every
+problem is listed by user id. Otherwise users are upserted by id (`INSERT … ON CONFLICT (id) DO
+UPDATE … WHERE` something differs), and their role and group memberships made those of the export.
+A second run of the same export therefore changes no row; a newer export updates in place.
+
+The writes bypass the per-user services for speed, and keep their invariants: the same
+normalisation and checks (`convert`), the unique constraints as the final judge, a fan profile for
+every new user (as `profiles` gives every created user), `deactivated_at` for a disabled user,
+`updated_at` moved only for users that changed, and one audit event for the run (by `system`) with
+its counts instead of one per user. Hashes are copied as Keycloak wrote them
+(`users.keycloak_hashers`), never recomputed. A user whose stored password is already the backend's
+own (rewritten at a login through the provider after cutover, or set through the API) keeps it: the
+backend's is the newer. Users of the tenant that the export does not hold are left alone and counted.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from audit import recording
+from users import services
+from users.models import Group, Role, Tenant
+
+from . import export
+from .convert import CredentialError, Problem, Skipped, UserRow, convert, default_roles
+
+BATCH = 5000
+LISTED = 1000  # problems and skipped users kept for the report; the rest are counted
+ACTION = "tenant.keycloak_imported"
+recording.ACTIONS.add(ACTION)
+
+
+@dataclass
+class Report:
+    realm: str = ""
+    layout: str = ""
+    files: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    skipped: list[Skipped] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    kept_in_keycloak: Counter = field(default_factory=Counter)
+    seconds: dict = field(default_factory=dict)  # per phase
+    dry_run: bool = False
+
+    def timed(self, phase: str, started: float) -> float:
+        now = time.monotonic()
+        self.seconds[phase] = round(now - started, 1)
+        return now
+
+    def skip(self, item: Skipped):
+        self.counts["users skipped"] += 1
+        if len(self.skipped) < LISTED:
+            self.skipped.append(item)
+
+    def problem(self, item: Problem):
+        self.counts["problems"] += 1
+        if len(self.problems) < LISTED:
+            self.problems.append(item)
+
+    @property
+    def changed(self) -> bool:
+        return any(self.counts[k] for k in CHANGE_COUNTS)
+
+
+CHANGE_COUNTS = ("users created", "users updated", "roles created", "groups created", "role memberships added",
+                 "role memberships removed", "group memberships added", "group memberships removed")
+
+
+class ImportConflicts(Exception):
+    """The export cannot be written as it is; the report lists why (nothing was written)."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        super().__init__(f"{report.counts['problems']} users cannot be imported; nothing was written")
+
+
+STAGING = """
+CREATE TEMPORARY TABLE kc_users (
+    id uuid, username text, email text, email_verified boolean, phone_number text, phone_verified boolean,
+    first_name text, last_name text, is_active boolean, created_at timestamptz, attributes jsonb,
+    required_actions jsonb, password text) ON COMMIT DROP;
+CREATE TEMPORARY TABLE kc_user_roles (user_id uuid, name text) ON COMMIT DROP;
+CREATE TEMPORARY TABLE kc_user_groups (user_id uuid, path text) ON COMMIT DROP;
+"""
+USER_COLUMNS = ("id, username, email, email_verified, phone_number, phone_verified, first_name, last_name, "
+                "is_active, created_at, attributes, required_actions, password")
+
+
+def _copy(cursor, table: str, columns: str, rows):
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _stage(cursor, batch: list[UserRow]):
+    _copy(cursor, "kc_users", USER_COLUMNS, (row.copy_row() for row in batch))
+    _copy(cursor, "kc_user_roles", "user_id, name", ((row.id, name) for row in batch for name in row.roles))
+    _copy(cursor, "kc_user_groups", "user_id, path", ((row.id, path) for row in batch for path in row.groups))
+
+
+def _read_users(files: export.ExportFiles, report: Report, cursor, progress) -> None:
+    defaults = default_roles(files.realm)
+    batch: list[UserRow] = []
+    last = None  # (file, user) last read, to say where a file breaks
+    try:
+        for path, user in export.users(files):
+            last = (path, str(user.get("id") or user.get("username") or "?"))
+            try:
+                result = convert(user, defaults)
+            except CredentialError as error:
+                raise export.ExportError(path, str(error), user=f"{last[1]} ({user.get('username')})") from None
+            progress.update(1)
+            report.counts["users read"] += 1
+            if isinstance(result, Skipped):
+                report.skip(result)
+            elif isinstance(result, Problem):
+                report.problem(result)
+            else:
+                report.kept_in_keycloak.update(result.kept)
+                batch.append(result)
+                if len(batch) >= BATCH:
+                    _stage(cursor, batch)
+                    batch = []
+    except export.ExportError as error:
+        if error.user is None and last is not None and last[0] == error.path:
+            raise export.ExportError(error.path, error.message, user=f"after {last[1]}") from None
+        raise
+    _stage(cursor, batch)
+
+
+# --- realm roles and groups -------------------------------------------------------------------
+
+
+def _ensure_roles(tenant: Tenant, files: export.ExportFiles, report: Report):
+    defaults = default_roles(files.realm)
+    existing = set(Role.objects.filter(tenant=tenant).values_list("name", flat=True))
+    new = []
+    for role in export.realm_roles(files):
+        name = role.get("name")
+        if not isinstance(name, str) or name in defaults or name in existing:
+            continue
+        try:
+            services.validate_name(name, "role")
+        except ValidationError as error:
+            report.problem(Problem(str(role.get("id", "")), name, f"realm role: {'; '.join(error.messages)}"))
+            continue
+        existing.add(name)
+        description = role.get("description") if isinstance(role.get("description"), str) else ""
+        new.append(Role(tenant=tenant, name=name, description=description[:255]))
+        if role.get("composite"):
+            report.counts["composite roles (their composites stay in Keycloak)"] += 1
+    Role.objects.bulk_create(new)
+    report.counts["roles created"] += len(new)
+
+
+def _walk(groups: list[dict], parent_path: str = ""):
+    for group in groups:
+        name = group.get("name")
+        if not isinstance(name, str):
+            continue
+        path = f"{parent_path}/{name}"
+        yield path, group
+        yield from _walk(group.get("subGroups") or [], path)
+
+
+def _ensure_groups(tenant: Tenant, files: export.ExportFiles, report: Report):
+    """The export's group tree, parents first; a group keeps its Keycloak id unless that id is taken."""
+    by_path = {g.path: g for g in Group.objects.filter(tenant=tenant)}
+    tree = list(_walk(export.groups(files)))
+    ids = {path: _uuid(group.get("id")) for path, group in tree}
+    taken = set(Group.objects.filter(id__in=[i for i in ids.values() if i]).values_list("id", flat=True))
+    for path, group in tree:
+        mappings = len(group.get("realmRoles") or []) + sum(
+            len(v) for v in (group.get("clientRoles") or {}).values() if isinstance(v, list))
+        if mappings:
+            report.kept_in_keycloak["group role mappings"] += mappings
+        if path in by_path:
+            continue
+        parent_path = path.rpartition("/")[0]
+        parent = by_path.get(parent_path) if parent_path else None
+        if parent_path and parent is None:
+            continue  # its parent was refused, and is reported
+        try:
+            name = services.validate_name(group["name"], "group")
+        except ValidationError as error:
+            report.problem(Problem(str(group.get("id", "")), path, f"group: {'; '.join(error.messages)}"))
+            continue
+        group_id = ids[path] if ids[path] and ids[path] not in taken else uuid.uuid4()
+        taken.add(group_id)
+        by_path[path] = Group.objects.create(id=group_id, tenant=tenant, name=name, parent=parent, path=path)
+        report.counts["groups created"] += 1
+
+
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- checks over the whole export -------------------------------------------------------------
+
+UNIQUE_CHECKS = {
+    "username": "another user has the username {value}",
+    "email": "another user has the e-mail address {value}",
+    "phone_number": "another user has the phone number {value}",
+}
+
+
+def _check(cursor, tenant: Tenant, report: Report):
+    cursor.execute("CREATE INDEX ON kc_users (id); ANALYZE kc_users")
+    cursor.execute("SELECT id::text, min(username) FROM kc_users GROUP BY id HAVING count(*) > 1 LIMIT %s", [LISTED])
+    for user_id, username in cursor.fetchall():
+        report.problem(Problem(user_id, username, "the export holds this id more than once"))
+    cursor.execute("""
+        SELECT k.id::text, k.username FROM kc_users k JOIN users_user u ON u.id = k.id AND u.tenant_id <> %s
+        LIMIT %s""", [tenant.id, LISTED])
+    for user_id, username in cursor.fetchall():
+        report.problem(Problem(user_id, username, "this id is another tenant's user"))
+    for column, message in UNIQUE_CHECKS.items():
+        # The tenant as it would be after the run: the export's users, and the tenant's others.
+        cursor.execute(f"""
+            WITH final AS (
+                SELECT id, username, {column} AS value, true AS exported FROM kc_users WHERE {column} IS NOT NULL
+                UNION ALL
+                SELECT u.id, u.username, u.{column}, false FROM users_user u
+                WHERE u.tenant_id = %s AND u.{column} IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)
+            )
+            SELECT f.id::text, f.username, f.exported, f.value FROM final f
+            JOIN (SELECT value FROM final GROUP BY value HAVING count(*) > 1 LIMIT %s) d ON d.value = f.value
+            ORDER BY f.value, f.id""", [tenant.id, LISTED])
+        for user_id, username, exported, value in cursor.fetchall():
+            who = "" if exported else " (a user of the tenant that this export does not hold)"
+            report.problem(Problem(user_id, username, message.format(value=value) + who))
+    cursor.execute("""
+        SELECT k.user_id::text, k.name FROM kc_user_roles k
+        WHERE NOT EXISTS (SELECT 1 FROM users_role r WHERE r.tenant_id = %s AND r.name = k.name) LIMIT %s""",
+                   [tenant.id, LISTED])
+    for user_id, name in cursor.fetchall():
+        report.problem(Problem(user_id, "", f"realm role {name} is not one the backend can hold"))
+    cursor.execute("""
+        SELECT k.user_id::text, k.path FROM kc_user_groups k
+        WHERE NOT EXISTS (SELECT 1 FROM users_group g WHERE g.tenant_id = %s AND g.path = k.path) LIMIT %s""",
+                   [tenant.id, LISTED])
+    for user_id, path in cursor.fetchall():
+        report.problem(Problem(user_id, "", f"group {path} is not one the backend can hold"))
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+# The password a row ends with: the export's, unless the backend's own hash is there already (newer),
+# or neither has a usable one (the unusable one there stays, so that nothing changes).
+PASSWORD = """CASE
+    WHEN u.password LIKE '!%%' AND k.password IS NULL THEN u.password
+    WHEN u.password LIKE '!%%' OR u.password LIKE 'keycloak\\_%%' THEN COALESCE(k.password, '!' || md5(random()::text))
+    ELSE u.password END"""
+FIELDS = ("username", "email", "email_verified", "phone_number", "phone_verified", "first_name", "last_name",
+          "is_active", "created_at", "attributes", "required_actions")
+
+
+def _write_users(cursor, tenant: Tenant, report: Report):
+    cursor.execute(f"""
+        UPDATE users_user u SET {", ".join(f"{f} = k.{f}" for f in FIELDS)},
+            password = {PASSWORD},
+            deactivated_at = CASE WHEN k.is_active THEN NULL WHEN u.is_active THEN now() ELSE u.deactivated_at END,
+            updated_at = now()
+        FROM kc_users k
+        WHERE u.id = k.id AND u.tenant_id = %s
+          AND ({", ".join(f"u.{f}" for f in FIELDS)}, u.password)
+              IS DISTINCT FROM ({", ".join(f"k.{f}" for f in FIELDS)}, {PASSWORD})""", [tenant.id])
+    report.counts["users updated"] += cursor.rowcount
+    cursor.execute(f"""
+        INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
+                                is_superuser, updated_at)
+        SELECT k.id, %s, {", ".join(f"k.{f}" for f in FIELDS)}, COALESCE(k.password, '!' || md5(random()::text)),
+               CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
+        FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM users_user u WHERE u.id = k.id)""", [tenant.id])
+    report.counts["users created"] += cursor.rowcount
+    from profiles.models import FanProfile  # every new user has one, as when created through the services
+    cursor.execute(f"""
+        INSERT INTO {FanProfile._meta.db_table} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
+        SELECT k.id, %s, now(), '', false FROM kc_users k ON CONFLICT DO NOTHING""", [tenant.id])
+    report.counts["fan profiles created"] += cursor.rowcount
+    cursor.execute("SELECT count(*) FROM users_user u WHERE u.tenant_id = %s "
+                   "AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)", [tenant.id])
+    report.counts["users of the tenant not in this export (left alone)"] = cursor.fetchone()[0]
+
+
+MEMBERSHIPS = {
+    # kind: (through table, its column, staging table, staging column, target table, target column)
+    "role": ("users_user_roles", "role_id", "kc_user_roles", "name", "users_role", "name"),
+    "group": ("users_user_identity_groups", "group_id", "kc_user_groups", "path", "users_group", "path"),
+}
+
+
+def _write_memberships(cursor, tenant: Tenant, report: Report):
+    cursor.execute("CREATE TEMPORARY TABLE kc_changed (user_id uuid) ON COMMIT DROP")
+    for kind, (through, column, staging, key, target, target_key) in MEMBERSHIPS.items():
+        wanted = f"""SELECT DISTINCT s.user_id, t.id AS target_id FROM {staging} s
+                     JOIN {target} t ON t.tenant_id = %(tenant)s AND t.{target_key} = s.{key}"""
+        cursor.execute(f"""
+            WITH removed AS (
+                DELETE FROM {through} m USING kc_users k
+                WHERE m.user_id = k.id AND NOT EXISTS (
+                    SELECT 1 FROM ({wanted}) w WHERE w.user_id = m.user_id AND w.target_id = m.{column})
+                RETURNING m.user_id)
+            INSERT INTO kc_changed SELECT user_id FROM removed""", {"tenant": tenant.id})
+        report.counts[f"{kind} memberships removed"] += cursor.rowcount
+        cursor.execute(f"""
+            WITH added AS (
+                INSERT INTO {through} (user_id, {column}) {wanted}
+                ON CONFLICT DO NOTHING RETURNING user_id)
+            INSERT INTO kc_changed SELECT user_id FROM added""", {"tenant": tenant.id})
+        report.counts[f"{kind} memberships added"] += cursor.rowcount
+    cursor.execute("""UPDATE users_user SET updated_at = now()
+                      WHERE id IN (SELECT user_id FROM kc_changed) AND updated_at < now()""")
+
+
+def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_run: bool = False,
+               progress=None) -> Report:
+    """Import one realm's export into the tenant `tenant_slug` (created if missing).
+
+    Raises `export.ExportError` for bad input and `ImportConflicts` for data the backend cannot
+    hold; in both cases nothing is written. With `dry_run`, everything is checked and rolled back.
+    """
+    report = Report(dry_run=dry_run)
+    files = export.locate(Path(path), realm)
+    report.realm, report.layout = files.realm, files.layout
+    report.files = [str(f) for f in (files.realm_file, *files.users_files)]
+    progress = _NoProgress() if progress is None else progress
+    try:
+        with transaction.atomic():
+            tenant, _ = Tenant.objects.get_or_create(slug=tenant_slug, defaults={"display_name": tenant_slug.title()})
+            _ensure_roles(tenant, files, report)
+            _ensure_groups(tenant, files, report)
+            with connection.cursor() as cursor:
+                cursor.execute(STAGING)
+                started = time.monotonic()
+                _read_users(files, report, cursor, progress)
+                started = report.timed("read and stage", started)
+                _check(cursor, tenant, report)
+                started = report.timed("check", started)
+                if report.problems:
+                    raise ImportConflicts(report)
+                try:
+                    with transaction.atomic():
+                        _write_users(cursor, tenant, report)
+                        started = report.timed("write users", started)
+                        _write_memberships(cursor, tenant, report)
+                        report.timed("write memberships", started)
+                except IntegrityError as error:  # a concurrent write took a value meanwhile
+                    report.problem(Problem("", "", f"the database refused a write: {error}".splitlines()[0]))
+                    raise ImportConflicts(report) from None
+            if report.changed and not dry_run:
+                recording.record(ACTION, tenant, {
+                    "realm": {"new": files.realm}, "layout": {"new": files.layout},
+                    **{name: {"new": report.counts[name]} for name in CHANGE_COUNTS},
+                    "users skipped": {"new": report.counts["users skipped"]},
+                }, object_id=str(tenant.pk))
+            if dry_run:
+                transaction.set_rollback(True)
+    finally:
+        progress.close()
+    return report
+
+
+class _NoProgress:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def summary(report: Report) -> list[str]:
+    """The end report's lines."""
+    lines = [f"realm {report.realm} ({report.layout}: {', '.join(Path(f).name for f in report.files)})"
+             + (" — dry run, nothing written" if report.dry_run else "")]
+    lines += [f"  {name}: {count}" for name, count in report.counts.items()]
+    lines.append("  seconds: " + ", ".join(f"{phase} {seconds}" for phase, seconds in report.seconds.items()))
+    if report.kept_in_keycloak:
+        lines.append("  kept in Keycloak, not imported: " + ", ".join(
+            f"{count} {kind}" for kind, count in sorted(report.kept_in_keycloak.items())))
+    if report.skipped:
+        lines.append("skipped users:")
+        lines += [f"  {s.id} ({s.username}): {s.reason}" for s in report.skipped]
+        if report.counts["users skipped"] > len(report.skipped):
+            lines.append(f"  … and {report.counts['users skipped'] - len(report.skipped)} more")
+    if report.problems:
+        lines.append("conflicts and refused data (nothing was written):")
+        lines += [f"  {p}" for p in report.problems]
+        if report.counts["problems"] > len(report.problems):
+            lines.append(f"  … and {report.counts['problems'] - len(report.problems)} more")
+    return lines
