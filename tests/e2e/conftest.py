@@ -206,7 +206,8 @@ def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms,
 
 @pytest.fixture(scope="package")
 def keycloak(tmp_path_factory):
-    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"))
+    # a start may first rebuild the installation every worktree's tests share: minutes on a busy machine
+    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"), timeout=900)
     yield server
     server.stop()
 
