@@ -8,7 +8,7 @@ PORT ?= 8000
 
 N ?= 1000000
 
-.PHONY: run test bench schema provider java chromium clean
+.PHONY: run test bench schema provider bpm java chromium clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: $(STAMP) java
 ## Install what is missing (PostgreSQL, Keycloak included), build and unit-test the provider,
 ## start a private PostgreSQL, run every test (end-to-end ones against a real Keycloak, the admin's
 ## single sign-on in headless Chromium).
-test: $(STAMP) provider chromium
+test: $(STAMP) provider bpm chromium
 	$(PY) -m tests.postgres -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## The Keycloak provider jar, with its JUnit tests.
@@ -33,6 +33,14 @@ provider: java
 	@cd keycloak_bridge/provider && mvn -B package > target/build.log 2>&1 || { cat target/build.log; exit 1; }
 	@grep -E "Tests run:.*Fail" keycloak_bridge/provider/target/build.log | tail -1
 	@echo "provider: jar built, JUnit tests passed"
+
+## The BPM engine's identity plugin jar, with its JUnit tests that need no backend (its
+## integration tests run in pytest, against the live backend: tests/test_bpm_bridge.py).
+bpm: java
+	@mkdir -p bpm_bridge/target
+	@cd bpm_bridge && mvn -B package > target/build.log 2>&1 || { cat target/build.log; exit 1; }
+	@grep -E "Tests run:.*Fail" bpm_bridge/target/build.log | tail -1
+	@echo "bpm: jar built, JUnit tests passed"
 
 java:
 	@command -v mvn >/dev/null && command -v javac >/dev/null || \

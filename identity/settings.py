@@ -190,6 +190,13 @@ OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600)
 OIDC_JWKS_MIN_REFETCH_SECONDS = 10
 OIDC_ISSUER_CACHE_SECONDS = env_int("OIDC_ISSUER_CACHE_SECONDS", 60)
 
+# Users' Keycloak sessions, listed and ended through each realm's admin API (keycloak_bridge/sessions.py)
+# as the service account of its `identity-backend` client, whose secret is derived from this key.
+KEYCLOAK_ADMIN_CLIENT_KEY = os.environ.get("KEYCLOAK_ADMIN_CLIENT_KEY", "")
+# Empty: the Keycloak of each tenant's issuer.
+KEYCLOAK_ADMIN_URL = os.environ.get("KEYCLOAK_ADMIN_URL", "").rstrip("/")
+KEYCLOAK_ADMIN_TIMEOUT_SECONDS = env_int("KEYCLOAK_ADMIN_TIMEOUT_SECONDS", 5)
+
 # --- Security hardening: realms' keys, client addresses, the admin's sign-in, HTTPS (README "Security settings") ---
 # A realm's JWKS fetch gives up after this many seconds in all; a failed one is not repeated before a
 # pause that doubles from 1 s up to the cap, so a realm that is down slows down nobody else's tokens.

@@ -28,6 +28,8 @@ class UserRoutes(RouteTable):
         post    /v1/users/{user}:reactivate             users:write
         post    /v1/users/{user}:record-login           users:write
         get     /v1/users/{user}/login                  users:read
+        post    /v1/users/{user}:logout                 users:write
+        get     /v1/users/{user}/sessions               users:read
         put     /v1/users/{user}/password               users:write
         post    /v1/users/{user}/credentials:verify     credentials:verify
         post    /v1/users/{user}:reset-password         users:write
@@ -42,6 +44,7 @@ class UserRoutes(RouteTable):
         post    /v1/roles                               users:write
         delete  /v1/roles/{role}                        users:write
         get     /v1/groups                              users:read
+        get     /v1/groups:count                        users:read
         post    /v1/groups                              users:write
         get     /v1/groups/{group}                      users:read
         delete  /v1/groups/{group}                      users:write

@@ -5,6 +5,7 @@ The realms' JWKS endpoints are a local HTTP server on 127.0.0.1; the clock that 
 pause is moved by the test instead of waited for.
 """
 
+import base64
 import http.server
 import json
 import threading
@@ -153,3 +154,29 @@ def test_the_default_timeout_is_short():
     from identity import settings as project_settings
 
     assert project_settings.OIDC_JWKS_TIMEOUT_SECONDS <= 2
+
+
+def _segment(value) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("shape", ["garbage", "two parts", "header not json", "header a list", "claims a string",
+                                   "signature tampered", "claims tampered", "alg none"])
+def test_malformed_and_tampered_tokens_are_refused(realms, users, shape):
+    good = realms.token("a", users["a"].pk)
+    header, claims, signature = good.split(".")
+    other_claims = _segment({**jwt.decode(good, options={"verify_signature": False}), "sub": str(uuid.uuid4())})
+    token = {
+        "garbage": "not-a-token",
+        "two parts": f"{header}.{claims}",
+        "header not json": f"bm90IGpzb24.{claims}.{signature}",
+        "header a list": f"{_segment(['RS256'])}.{claims}.{signature}",
+        "claims a string": f"{header}.{_segment('sub')}.{signature}",
+        "signature tampered": f"{header}.{claims}.{signature[:-4]}AAAA",
+        "claims tampered": f"{header}.{other_claims}.{signature}",
+        "alg none": f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{claims}.",
+    }[shape]
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify(token)
+    assert tokens.verify(good)[1]["sub"] == str(users["a"].pk)

@@ -2,13 +2,18 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, models
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils import timezone
 from django.utils.html import format_html
 
 from audit.admin_hooks import AuditedAdmin, AuditedUserAdmin
+from keycloak_bridge import sessions as keycloak_sessions
 
 from . import search, services
 from .forms import UserChangeForm, UserCreationForm
@@ -56,9 +61,15 @@ class ReadOnlyAdmin(BigTableAdmin):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "display_name", "oidc_issuer", "created_at"]
+    list_display = ["slug", "display_name", "oidc_issuer", "session_limit", "created_at"]
     search_fields = ["slug", "display_name"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = [
+        (None, {"fields": ["slug", "display_name", "oidc_issuer", "is_operators"]}),
+        ("Keycloak session limits", {
+            "fields": ["session_limit", "session_limit_per_client", "session_limit_behavior"],
+            "description": "Applied to the tenant's realm by <code>manage.py connect_keycloak</code>."}),
+    ]
 
 
 class TenantScopedAdmin(AuditedAdmin, admin.ModelAdmin):
@@ -114,7 +125,8 @@ class UserAdmin(AuditedUserAdmin, DjangoUserAdmin):
     autocomplete_fields = ["roles", "identity_groups"]
     readonly_fields = ["id", "created_at", "updated_at", "deactivated_at", "last_login"]
     inlines = [UserLoginInline]
-    actions = ["deactivate", "reactivate", "issue_reset_token"]
+    actions = ["deactivate", "reactivate", "sign_out_everywhere", "issue_reset_token"]
+    change_form_template = "admin/users/user/change_form_sign_out.html"
     fieldsets = [
         (None, {"fields": ["id", "tenant", "username", "password"]}),
         ("Profile", {"fields": ["first_name", "last_name", "email", "email_verified", "phone_number",
@@ -140,7 +152,37 @@ class UserAdmin(AuditedUserAdmin, DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         if "is_active" in form.changed_data:
             obj.deactivated_at = None if obj.is_active else timezone.now()
+            if not obj.is_active:
+                keycloak_sessions.end_sessions_after_commit(obj)
         super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        sign_out = self.admin_site.admin_view(self.sign_out_view)
+        return [path("<path:object_id>/sign-out/", sign_out, name="users_user_sign_out"), *super().get_urls()]
+
+    def sign_out_view(self, request, object_id):
+        """The change page's "Sign out everywhere" button."""
+        user = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if request.method != "POST" or not self.has_change_permission(request, user):
+            raise PermissionDenied
+        self._sign_out(request, [user])
+        return HttpResponseRedirect(reverse("admin:users_user_change", args=[user.pk]))
+
+    @admin.action(description="Sign out everywhere (end every Keycloak session)", permissions=["change"])
+    def sign_out_everywhere(self, request, queryset):
+        self._sign_out(request, list(queryset.select_related("tenant")[:100]))
+
+    def _sign_out(self, request, users):
+        done = []
+        for user in users:
+            try:
+                keycloak_sessions.end_sessions(user.tenant, user.pk)
+            except keycloak_sessions.KeycloakUnavailable as error:
+                self.message_user(request, f"Sessions of {user.username} not ended: {error}", messages.ERROR)
+            else:
+                done.append(user.username)
+        if done:
+            self.message_user(request, f"Signed out everywhere: {', '.join(done)}.", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected users")
     def deactivate(self, request, queryset):

@@ -30,6 +30,22 @@ class Tenant(models.Model):
     is_operators = models.BooleanField(
         "operators' tenant", default=False,
         help_text="The one tenant whose users may be operators of the admin; read-only through /v1.")
+    # Applied to the realm by `connect_keycloak` (Keycloak's "User session count limiter" in every
+    # flow that creates sessions); 0 is no limit.
+    session_limit = models.PositiveIntegerField(
+        "sessions per user", default=0,
+        help_text="The most Keycloak sessions a user may hold in the realm at once; 0 is no limit.")
+    session_limit_per_client = models.PositiveIntegerField(
+        "sessions per user and client", default=0,
+        help_text="The most sessions a user may hold with any one client; 0 is no limit. Keep it "
+                  "below the realm-wide number.")
+    SESSION_LIMIT_DENY = "deny"
+    SESSION_LIMIT_END_OLDEST = "end_oldest"
+    session_limit_behavior = models.CharField(
+        "over the limit", max_length=16, default=SESSION_LIMIT_DENY,
+        choices=[(SESSION_LIMIT_DENY, "Refuse the new login"),
+                 (SESSION_LIMIT_END_OLDEST, "End the oldest session")],
+        help_text="What a login over a limit does. Run connect_keycloak to apply a change to the realm.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,12 +6,17 @@
   value with `exact=true`, as Keycloak's own store does.
 - Substrings shorter than three characters have no trigrams, so no index can serve them: they
   fall back to prefix matching instead of scanning the table.
+- With `like=true` field filters are the BPM engine's `Like` patterns instead: `%` at the start
+  and/or the end (a prefix, suffix or substring), the whole value without one.
+- Lists of exact keys (`id`, `username_in`, `group_id`) and an `order` serve the engine's
+  `userIdIn`, `memberOfGroup` and sorting; groups have their own criteria (`GroupCriteria`).
 
 Matching is case-insensitive through normalised columns: `username` and `email` are stored in
 lower case, and names are compared as `lower(name) COLLATE "C"`, the exact expressions of the
 user indexes (Django's `i*` lookups compile to `UPPER()`, which no index serves).
 """
 
+import uuid
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
@@ -20,7 +25,7 @@ from django.db.models import Q, QuerySet, Sum
 from identity.search import MIN_SUBSTRING_LENGTH, after_prefix, lowered
 
 from . import services
-from .models import Tenant, TenantUserCount, User
+from .models import Group, Tenant, TenantUserCount, User
 
 TEXT_FIELDS = ("username", "email", "first_name", "last_name")
 FLAGS = {"enabled": "is_active", "email_verified": "email_verified", "phone_verified": "phone_verified"}
@@ -40,11 +45,24 @@ TEXT_PARAMS = {
     "q": "Keycloak's `name:value name2:value2` attribute query.",
 }
 FLAG_PARAMS = {"exact": "Field filters match whole values.", "enabled": "", "email_verified": "",
-               "phone_verified": ""}
+               "phone_verified": "",
+               "like": "Field filters are `Like` patterns: `%` at the start and/or end, the whole value without."}
+# Repeatable exact keys: users whose key is any of the values given.
+LIST_PARAMS = {
+    "id": ("ids", "User ids; repeat for any of several."),
+    "username_in": ("usernames", "Whole usernames; repeat for any of several."),
+    "group_id": ("group_ids", "Members of this group id; repeat for any of several groups."),
+}
+# What a page of users may be ordered by (`-` first for descending), each with an index that
+# yields it in order: the names' lowered indexes, the username and e-mail indexes, (tenant, id).
+USER_ORDERS = {"username": "username", "first_name": "first_name_lc", "last_name": "last_name_lc",
+               "email": "email", "id": "id"}
+GROUP_ORDERS = {"path": "path", "name": "name_lc", "id": "id"}
 MAX_VALUE_LENGTH = 1000
 MAX_WORDS = 10
 MAX_ATTRIBUTE_FILTERS = 20
 MAX_GROUPS = 100
+MAX_KEYS = 100
 _TRUE = {"t", "y", "yes", "true", "on", "1"}
 _FALSE = {"f", "n", "no", "false", "off", "0"}
 
@@ -65,6 +83,10 @@ class UserCriteria:
     phone_verified: bool | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
+    like: bool = False
+    ids: list[str] = field(default_factory=list)
+    usernames: list[str] = field(default_factory=list)
+    group_ids: list[str] = field(default_factory=list)
 
     def unique_key(self) -> tuple[str, str] | None:
         """`(column, value)` when only the user with one exact username, e-mail or phone number is
@@ -81,7 +103,8 @@ class UserCriteria:
     def matches_text(self) -> bool:
         """Text that may match many users: a page's keys are best found on the covering index first."""
         return bool((self.search or "").strip(" *")) or (
-            not self.exact and any(getattr(self, name) for name in TEXT_FIELDS))
+            not self.exact and any(getattr(self, name) and (not self.like or "%" in getattr(self, name))
+                                   for name in TEXT_FIELDS))
 
 
 def criteria_from_query(query, ignore=frozenset()) -> UserCriteria:
@@ -99,6 +122,10 @@ def criteria_from_query(query, ignore=frozenset()) -> UserCriteria:
             problem = len(groups) > MAX_GROUPS and f"At most {MAX_GROUPS} groups." or next(
                 filter(None, map(_text_problem, groups)), None)
             criteria.groups = groups
+        elif name in LIST_PARAMS:
+            values = query.getlist(name)
+            problem = _keys_problem(name, values)
+            setattr(criteria, LIST_PARAMS[name][0], values)
         elif name.startswith("attr."):
             value = query[name]
             problem = _text_problem(value)
@@ -116,8 +143,8 @@ def criteria_from_query(query, ignore=frozenset()) -> UserCriteria:
         elif name in FLAG_PARAMS:
             value = _flag(query[name])
             problem = value is None and "Must be a valid boolean." or None
-            if name == "exact":
-                criteria.exact = bool(value)
+            if name in ("exact", "like"):
+                setattr(criteria, name, bool(value))
             else:
                 setattr(criteria, name, value)
         else:
@@ -139,7 +166,44 @@ def criteria_from_query(query, ignore=frozenset()) -> UserCriteria:
             criteria.phone_number = services.normalise_phone(criteria.phone_number)
         except ValidationError as error:
             raise ValidationError({"phone_number": error.messages}) from None
+    if criteria.like:
+        for name in TEXT_FIELDS:
+            problem = _pattern_problem(getattr(criteria, name))
+            if problem:
+                raise ValidationError({name: problem})
     return criteria
+
+
+def _keys_problem(name: str, values: list[str]) -> str | None:
+    if len(values) > MAX_KEYS:
+        return f"At most {MAX_KEYS} values."
+    if name in ("id", "group_id"):
+        for value in values:
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                return f"{value[:40]!r} is not a UUID."
+        return None
+    return next(filter(None, map(_text_problem, values)), None)
+
+
+def _pattern_problem(value: str | None) -> str | None:
+    if value and "%" in value.strip("%"):
+        return "`%` may only start or end a pattern."
+    return None
+
+
+def ordering(value: str | None, orders: dict[str, str], unique: str) -> list[str] | None:
+    """`order_by` arguments for an `order` parameter (`name` or `-name`), ties broken by the
+    `unique` column; None for the default order."""
+    if value is None:
+        return None
+    name = value.removeprefix("-")
+    if name not in orders or "\x00" in value:
+        raise ValidationError({"order": f"One of {', '.join(orders)}, `-` first for descending."})
+    sign = "-" if value.startswith("-") else ""
+    columns = [orders[name]] + ([unique] if orders[name] != unique else [])
+    return [sign + column for column in columns]
 
 
 def _text_problem(value: str) -> str | None:
@@ -181,6 +245,19 @@ def _any_field(term: str, mode: str) -> Q:
     for field_name in TEXT_FIELDS:
         q |= _match(field_name, term, mode)
     return q
+
+
+def _like(field_name: str, pattern: str) -> Q:
+    """An engine `Like` pattern: `%` around the value marks where any text may be."""
+    term = pattern.strip("%")
+    if not term:
+        return Q()
+    starts, ends = pattern.startswith("%"), pattern.endswith("%")
+    if not starts:
+        return _match(field_name, term, "prefix" if ends else "exact")
+    if ends or len(term) < MIN_SUBSTRING_LENGTH:
+        return _match(field_name, term, "substring")
+    return Q(**{f"{_column(field_name)}__endswith": term})  # served by the trigram index
 
 
 def _search_term(value: str) -> Q:
@@ -234,8 +311,14 @@ def search_users(tenant: Tenant | None, criteria: UserCriteria, queryset: QueryS
     mode = "exact" if criteria.exact else "substring"
     for field_name in TEXT_FIELDS:
         value = getattr(criteria, field_name)
-        if value:
+        if value and criteria.like:
+            q &= _like(field_name, value.strip().lower())
+        elif value:
             q &= _match(field_name, value.strip().lower(), mode)
+    if criteria.ids:
+        q &= Q(pk__in=criteria.ids)
+    if criteria.usernames:
+        q &= Q(username__in=[name.strip().lower() for name in criteria.usernames])
     if criteria.phone_number:
         q &= Q(phone_number=criteria.phone_number)
     for flag, column in FLAGS.items():
@@ -246,6 +329,11 @@ def search_users(tenant: Tenant | None, criteria: UserCriteria, queryset: QueryS
         q &= Q(attributes__contains={name: [value]})  # served by the GIN index
     if criteria.groups:  # members of any of these groups (by path), driven from the group side
         memberships = User.identity_groups.through.objects.filter(group__path__in=criteria.groups)
+        if tenant is not None:
+            memberships = memberships.filter(group__tenant=tenant)
+        q &= Q(pk__in=memberships.values("user_id"))
+    if criteria.group_ids:  # the same, by group id
+        memberships = User.identity_groups.through.objects.filter(group_id__in=criteria.group_ids)
         if tenant is not None:
             memberships = memberships.filter(group__tenant=tenant)
         q &= Q(pk__in=memberships.values("user_id"))
@@ -265,3 +353,82 @@ def _is_everyone(criteria: UserCriteria) -> bool:
     """No criterion but perhaps a `search` of stars alone (`*`), which matches everyone."""
     return (replace(criteria, search=None) == UserCriteria()
             and not (criteria.search or "").replace("*", "").strip())
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+GROUP_PARAMS = {
+    "id": "Group ids; repeat for any of several.",
+    "path": "Whole paths; repeat for any of several.",
+    "name": "The name (case-insensitive), or with `like=true` a `Like` pattern (`%` at the start and/or end).",
+    "like": "`name` is a `Like` pattern.",
+    "member": "Groups this user id is a direct member of.",
+    "order": f"One of {', '.join(GROUP_ORDERS)} (`-` first for descending); paged by `first`/`offset`.",
+}
+
+
+@dataclass
+class GroupCriteria:
+    ids: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    name: str | None = None
+    like: bool = False
+    member: str | None = None
+
+
+def group_criteria_from_query(query, ignore=frozenset()) -> GroupCriteria:
+    criteria, errors = GroupCriteria(), {}
+    for name in query:
+        if name in ignore:
+            continue
+        problem = None
+        if name in ("id", "path"):
+            values = query.getlist(name)
+            problem = _keys_problem("group_id" if name == "id" else "path", values)
+            setattr(criteria, "ids" if name == "id" else "paths", values)
+        elif name == "name":
+            criteria.name = query[name].strip()
+            problem = _text_problem(criteria.name) or (not criteria.name and "This field may not be blank.")
+        elif name == "like":
+            like = _flag(query[name])
+            problem = like is None and "Must be a valid boolean." or None
+            criteria.like = bool(like)
+        elif name == "member":
+            criteria.member = query[name]
+            problem = _keys_problem("id", [criteria.member])
+        else:
+            problem = "Unknown parameter."
+        if problem:
+            errors[name] = [problem]
+    if not errors and criteria.like:
+        problem = _pattern_problem(criteria.name)
+        if problem:
+            errors["name"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+    return criteria
+
+
+def search_groups(tenant: Tenant, criteria: GroupCriteria) -> QuerySet:
+    """The tenant's groups matching every given criterion (unordered); names as `lower(name)`,
+    the expression of the group name indexes."""
+    queryset = Group.objects.alias(name_lc=lowered("name"))
+    q = Q(tenant=tenant)
+    if criteria.ids:
+        q &= Q(pk__in=criteria.ids)
+    if criteria.paths:
+        q &= Q(path__in=criteria.paths)
+    if criteria.name and criteria.like:
+        term = criteria.name.lower()
+        bare = term.strip("%")
+        if bare and not term.startswith("%"):
+            after = after_prefix(bare)
+            q &= Q(name_lc=bare) if not term.endswith("%") else Q(name_lc__gte=bare) & (
+                Q(name_lc__lt=after) if after else Q())
+        elif bare:
+            q &= Q(name_lc__contains=bare) if term.endswith("%") else Q(name_lc__endswith=bare)
+    elif criteria.name:
+        q &= Q(name_lc=criteria.name.lower())
+    if criteria.member:
+        q &= Q(pk__in=Group.members.through.objects.filter(user_id=criteria.member).values("group_id"))
+    return queryset.filter(q)

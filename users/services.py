@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from audit.recording import recorded
 from identity.errors import Conflict, NotFound
+from keycloak_bridge import sessions as keycloak_sessions
 
 from .models import ApiClient, Group, PasswordResetToken, Role, Tenant, User, UserLogin
 
@@ -218,6 +219,8 @@ def _set_active(user: User, active: bool):
         return
     user.is_active = active
     user.deactivated_at = None if active else timezone.now()
+    if not active:
+        keycloak_sessions.end_sessions_after_commit(user)
 
 
 SELF_EDITABLE_FIELDS = {"first_name", "last_name", "email", "phone_number", "attributes"}

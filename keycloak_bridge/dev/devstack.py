@@ -49,6 +49,9 @@ OPERATORS_ISSUER = f"{KEYCLOAK_URL}/realms/{OPERATORS_REALM}"
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
 os.environ.update(ADMIN_OIDC_ISSUER=OPERATORS_ISSUER, ADMIN_OIDC_CLIENT_ID="identity-admin",
                   ADMIN_OIDC_CLIENT_SECRET=ADMIN_CLIENT_SECRET, ADMIN_PASSWORD_LOGIN="false")
+# The key of the realms' identity-backend client secrets (keycloak_bridge/sessions.py): connect_keycloak
+# gives each realm its secret, and the backend signs users out with it.
+os.environ.setdefault("KEYCLOAK_ADMIN_CLIENT_KEY", secrets.token_urlsafe(32))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
 
 
@@ -115,7 +118,9 @@ def main():
                            dora / {DEMO_PASSWORD} (staff by her backend role operator), or operator and
                            the password printed above (operator and superuser)
   Keycloak admin console   {base}/admin/   ({keycloak.admin_user} / {keycloak.admin_password})
-  Demo realm               {REALM}: a customer's; users live in the backend, found through the provider
+  Demo realm               {REALM}: a customer's; users live in the backend, found through the provider;
+                           sessions per user: the tenant's session limit (the seed's 3, a 4th login
+                           ending the oldest), set in the admin and applied at each start
   Operators' realm         {OPERATORS_REALM}: the only one the admin trusts; its tenant is read-only through /v1
   Demo realm account page  {base}/realms/{REALM}/account/   (alice / {DEMO_PASSWORD})
   A token for alice        curl -s -d grant_type=password -d client_id=identity-frontend \\

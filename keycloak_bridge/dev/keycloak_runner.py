@@ -2,14 +2,16 @@
 
 Keycloak comes from Maven Central as ``org.keycloak:keycloak-quarkus-dist:<version>:zip``, fetched
 once through Maven into a cache outside the repository (``~/.cache/identity-backend/keycloak``, or
-``$KEYCLOAK_CACHE_DIR``; one sub-folder per version) and unzipped there. The version is the one
-pinned in ``keycloak_bridge/provider/pom.xml`` (``keycloak.version``), so the provider is always
-compiled against the Keycloak it runs in.
+``$KEYCLOAK_CACHE_DIR``; one sub-folder per version) and unzipped there. The supported releases are
+in ``keycloak_bridge/provider/pom.xml``: ``keycloak.version`` is the pinned one, which runs unless
+another is asked for, and ``keycloak.spi.version`` the oldest, whose SPI the one jar is compiled
+against (so that it runs on both).
 
 Library use (e.g. a pytest session fixture)::
 
     from keycloak_bridge.dev.keycloak_runner import start_keycloak
     server = start_keycloak(data_dir=tmp_path / "kc")     # builds, fetches, starts, waits
+    server = start_keycloak(data_dir=..., version="26.3.2")  # another supported release
     try:
         ... server.base_url, server.admin_user, server.admin_password ...
     finally:
@@ -20,6 +22,7 @@ Command line::
     python -m keycloak_bridge.dev.keycloak_runner build      # provider jar (only if stale)
     python -m keycloak_bridge.dev.keycloak_runner fetch      # distribution into the cache
     python -m keycloak_bridge.dev.keycloak_runner run --port 8080 --data-dir var/keycloak
+    python -m keycloak_bridge.dev.keycloak_runner run --keycloak-version 26.3.2 --data-dir var/kc263
     python -m keycloak_bridge.dev.keycloak_runner start --port 8080 --data-dir var/keycloak  # background
     python -m keycloak_bridge.dev.keycloak_runner stop --data-dir var/keycloak
 
@@ -57,7 +60,7 @@ DIST_ARTIFACT = "org.keycloak:keycloak-quarkus-dist:{version}:zip"
 
 DEFAULT_ADMIN_USER = "admin"
 DEFAULT_ADMIN_PASSWORD = "admin"
-DEFAULT_START_TIMEOUT = 300.0
+DEFAULT_START_TIMEOUT = 600.0  # a cold start augments and creates the schema: minutes on a busy machine
 
 
 class KeycloakRunnerError(RuntimeError):
@@ -71,12 +74,22 @@ def _say(message: str) -> None:
 # --------------------------------------------------------------------------- version and paths
 
 
-def keycloak_version() -> str:
-    """The Keycloak release pinned in the provider's pom.xml."""
-    match = re.search(r"<keycloak\.version>\s*([^<\s]+)\s*</keycloak\.version>", POM.read_text())
+def _pom_property(name: str) -> str:
+    match = re.search(rf"<{re.escape(name)}>\s*([^<\s]+)\s*</{re.escape(name)}>", POM.read_text())
     if not match:
-        raise KeycloakRunnerError(f"no <keycloak.version> in {POM}")
+        raise KeycloakRunnerError(f"no <{name}> in {POM}")
     return match.group(1)
+
+
+def keycloak_version() -> str:
+    """The Keycloak release pinned in the provider's pom.xml: what runs unless told otherwise."""
+    return _pom_property("keycloak.version")
+
+
+def supported_versions() -> list[str]:
+    """The releases the one jar supports and the end-to-end tests run, the pinned one first: it and
+    the oldest (``keycloak.spi.version``, the SPI the jar is compiled against)."""
+    return list(dict.fromkeys([keycloak_version(), _pom_property("keycloak.spi.version")]))
 
 
 def cache_dir(version: str | None = None) -> Path:
@@ -227,6 +240,7 @@ class KeycloakServer:
     home: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
     pid: int | None = None
+    version: str | None = None
 
     def is_running(self) -> bool:
         if self.process is not None:
@@ -333,20 +347,23 @@ def start_keycloak(
     extra_args: Sequence[str] = (),
     build: bool = True,
     db_args: Sequence[str] | None = None,
+    version: str | None = None,
 ) -> KeycloakServer:
-    """Builds the jar if stale, fetches Keycloak if missing, installs the jar, starts ``start-dev``
-    on 127.0.0.1 and waits until it is ready. The embedded H2 database lives in ``data_dir``
-    unless ``db_args`` (e.g. ``["--db=postgres", "--db-url=jdbc:postgresql://…"]``) replace it."""
+    """Builds the jar if stale, fetches Keycloak ``version`` (default: the pinned one) if missing,
+    installs the jar, starts ``start-dev`` on 127.0.0.1 and waits until it is ready. The embedded
+    H2 database lives in ``data_dir`` unless ``db_args`` (e.g. ``["--db=postgres",
+    "--db-url=jdbc:postgresql://…"]``) replace it."""
+    version = version or keycloak_version()
     if build:
         build_provider()
     elif not JAR.exists():
         raise KeycloakRunnerError(f"{JAR} is missing; build it first")
-    home = fetch_distribution()
+    home = fetch_distribution(version)
     port = port or free_port()
     management_port = management_port or free_port()
     admin_user = admin_user or os.environ.get("KC_BOOTSTRAP_ADMIN_USERNAME") or DEFAULT_ADMIN_USER
     admin_password = admin_password or os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
-    data = Path(data_dir or (cache_dir() / "data")).expanduser().resolve()
+    data = Path(data_dir or (cache_dir(version) / "data")).expanduser().resolve()
     data.mkdir(parents=True, exist_ok=True)
     log_path = data / "keycloak.log"
 
@@ -372,7 +389,8 @@ def start_keycloak(
     # when the providers changed.
     with _file_lock(home.parent / ".start.lock"):
         install_provider(home)
-        _say(f"starting Keycloak on http://127.0.0.1:{port} (management {management_port}), log {log_path}")
+        _say(f"starting Keycloak {version} on http://127.0.0.1:{port} (management {management_port}), "
+             f"log {log_path}")
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 args, cwd=data, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -382,7 +400,7 @@ def start_keycloak(
         server = KeycloakServer(
             base_url=f"http://127.0.0.1:{port}", port=port, management_port=management_port,
             admin_user=admin_user, admin_password=admin_password, data_dir=data,
-            log_path=log_path, home=home, process=process, pid=process.pid,
+            log_path=log_path, home=home, process=process, pid=process.pid, version=version,
         )
         started = time.monotonic()
         try:
@@ -390,7 +408,7 @@ def start_keycloak(
         except BaseException:
             server.stop()
             raise
-    _say(f"Keycloak ready at {server.base_url} after {time.monotonic() - started:.0f}s")
+    _say(f"Keycloak {version} ready at {server.base_url} after {time.monotonic() - started:.0f}s")
     return server
 
 
@@ -414,8 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="build the provider jar if it is missing or stale")
     p_build.add_argument("--force", action="store_true")
-    sub.add_parser("fetch", help="fetch and unpack the Keycloak distribution into the cache")
-    sub.add_parser("version", help="print the pinned Keycloak version and paths")
+    p_fetch = sub.add_parser("fetch", help="fetch and unpack the Keycloak distribution into the cache")
+    p_fetch.add_argument("--keycloak-version", default=None, help="a release (default: the pinned one)")
+    sub.add_parser("version", help="print the pinned and supported Keycloak versions and paths")
     for name, text in (("run", "start Keycloak in the foreground until Ctrl-C"),
                        ("start", "start Keycloak in the background and return when ready")):
         p = sub.add_parser(name, help=text)
@@ -423,20 +442,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--management-port", type=int, default=None)
         p.add_argument("--data-dir", default=os.environ.get("KEYCLOAK_DATA_DIR"))
         p.add_argument("--timeout", type=float, default=DEFAULT_START_TIMEOUT)
+        p.add_argument("--keycloak-version", default=None, help="a release (default: the pinned one)")
     p_stop = sub.add_parser("stop", help="stop a server started with 'start'")
     p_stop.add_argument("--data-dir", default=os.environ.get("KEYCLOAK_DATA_DIR"))
+    p_stop.add_argument("--keycloak-version", default=None, help="whose default data folder (default: pinned)")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "build":
             print(build_provider(force=args.force))
         elif args.command == "fetch":
-            print(fetch_distribution())
+            print(fetch_distribution(args.keycloak_version))
         elif args.command == "version":
-            print(f"version {keycloak_version()}\ncache {cache_dir()}\njar {JAR}")
+            print(f"version {keycloak_version()}\nsupported {' '.join(supported_versions())}\n"
+                  f"cache {cache_dir()}\njar {JAR}")
         elif args.command in ("run", "start"):
             server = start_keycloak(port=args.port, management_port=args.management_port,
-                                    data_dir=args.data_dir, timeout=args.timeout)
+                                    data_dir=args.data_dir, timeout=args.timeout,
+                                    version=args.keycloak_version)
             print(server.base_url, flush=True)
             if args.command == "start":
                 return 0
@@ -448,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say("stopping Keycloak")
             server.stop()
         elif args.command == "stop":
-            data = args.data_dir or str(cache_dir() / "data")
+            data = args.data_dir or str(cache_dir(args.keycloak_version) / "data")
             print("stopped" if stop_keycloak(data) else "no server recorded in " + data)
     except KeycloakRunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,9 +5,10 @@ Every realm, customers' (``demo``) and the operators' (``operators``), comes fro
 ``identity-backend`` user storage component, the ``identity-admin`` client of operators' single
 sign-on to the Django admin, which only the operators' realm keeps),
 ``keycloak_bridge/realm/user-profile.json`` (the declarative user profile: phone attributes, names
-optional) and ``keycloak_bridge/realm/flows.json`` (the phone enrollment and passwordless flows,
-each bound as the browser flow of its own public client, a copy of ``identity-frontend``). Secrets
-and URLs are injected at apply time, never committed.
+optional), ``keycloak_bridge/realm/flows.json`` (the phone enrollment and passwordless flows,
+each bound as the browser flow of its own public client, a copy of ``identity-frontend``) and
+``keycloak_bridge/realm/session-limits.json`` (where Keycloak's session count limiter goes when the
+tenant limits sessions). Secrets and URLs are injected at apply time, never committed.
 
     python -m keycloak_bridge.dev.realm apply --keycloak-url http://127.0.0.1:8080 \\
         --backend-url http://127.0.0.1:8000 --api-token "$IDENTITY_KEYCLOAK_API_TOKEN"
@@ -31,6 +32,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -38,6 +40,7 @@ REALM_DIR = Path(__file__).resolve().parent.parent / "realm"
 TEMPLATE = REALM_DIR / "demo-realm.json"
 USER_PROFILE = REALM_DIR / "user-profile.json"
 FLOWS = REALM_DIR / "flows.json"
+SESSION_LIMITS = REALM_DIR / "session-limits.json"
 FRONTEND_CLIENT_ID = "identity-frontend"
 STORAGE_PROVIDER_ID = "identity-backend"
 ADMIN_CLIENT_ID = "identity-admin"
@@ -48,6 +51,32 @@ CACHE_POLICIES = ("NO_CACHE", "DEFAULT", "EVICT_DAILY", "EVICT_WEEKLY", "MAX_LIF
 
 class RealmError(RuntimeError):
     """The admin REST API refused a request."""
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """A tenant's session limits: per user in the realm, per user and client (0: none), and what a
+    login over either does (``deny`` or ``end_oldest``)."""
+
+    per_realm: int = 0
+    per_client: int = 0
+    behavior: str = "deny"
+
+    @classmethod
+    def of(cls, per_realm: int, per_client: int, behavior: str) -> "SessionLimits | None":
+        """The limits, or None when neither number limits anything (the flows then have no limiter)."""
+        behaviors = json.loads(SESSION_LIMITS.read_text())["behaviors"]
+        if behavior not in behaviors:
+            raise ValueError(f"session limit behavior must be one of {', '.join(behaviors)}")
+        if per_realm < 0 or per_client < 0:
+            raise ValueError("session limits cannot be negative")
+        return cls(per_realm, per_client, behavior) if per_realm or per_client else None
+
+    def config(self) -> dict[str, str]:
+        """The configuration of Keycloak's ``user-session-limits`` authenticator."""
+        behaviors = json.loads(SESSION_LIMITS.read_text())["behaviors"]
+        return {"userRealmLimit": str(self.per_realm), "userClientLimit": str(self.per_client),
+                "behavior": behaviors[self.behavior]}
 
 
 def build_realm(
@@ -132,7 +161,8 @@ def storage_component(
 class AdminClient:
     """A minimal Keycloak admin REST client (master-realm password grant via ``admin-cli``)."""
 
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 120.0) -> None:
+        # Creating a realm takes a fresh Keycloak more than 30 s on a busy machine.
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._username = username
@@ -201,14 +231,19 @@ def apply_realm(
     "storage_component_id"}``; of the operators' realm, the backend needs the issuer and the admin
     client's id and secret (``ADMIN_OIDC_ISSUER``, ``ADMIN_OIDC_CLIENT_ID``,
     ``ADMIN_OIDC_CLIENT_SECRET``) for operators' single sign-on (a realm built without the admin
-    client has None as its secret). ``options`` are those of ``build_realm``."""
+    client has None as its secret). ``options`` are those of ``build_realm``, and ``session_limits``
+    (a ``SessionLimits``, or None for none). The ``identity-backend`` client, whose service account
+    may view and manage users, is the backend's way into the realm's admin API (its secret:
+    ``backend_client_secret``)."""
+    limits = options.pop("session_limits", None)
     rep = build_realm(backend_url, api_token, realm=realm, **options)
     admin = AdminClient(kc_base_url, admin_user, admin_password)
     status, _ = admin.request("GET", f"/admin/realms/{urllib.parse.quote(realm)}")
     if status == 200:
         admin.request("DELETE", f"/admin/realms/{urllib.parse.quote(realm)}")
     admin.request("POST", "/admin/realms", copy.deepcopy(rep), ok=(201,))
-    add_flows(admin, realm)
+    add_flows(admin, realm, limits)
+    limit_built_in_flows(admin, realm, limits)
     component_id = _storage_component_id(admin, realm)
     if component_id is None:
         raise RealmError(f"realm {realm} was created but has no {STORAGE_PROVIDER_ID} user storage component; "
@@ -258,33 +293,80 @@ def _storage_component_id(admin: AdminClient, realm: str) -> str | None:
     return next((c["id"] for c in components or [] if c.get("providerId") == STORAGE_PROVIDER_ID), None)
 
 
-def add_flows(admin: AdminClient, realm: str) -> None:
-    """Creates ``flows.json``'s flows and makes each its client's browser flow.
+def add_flows(admin: AdminClient, realm: str, limits: SessionLimits | None = None) -> None:
+    """Creates ``flows.json``'s flows and makes each its client's browser flow; steps marked
+    ``sessionLimit`` become the session limiter, or are left out when there is no limit.
 
     Through the admin API rather than in the realm representation: a representation that lists any
     flow must list all of Keycloak's built-in ones too."""
     base = f"/admin/realms/{urllib.parse.quote(realm)}"
     for flow in json.loads(FLOWS.read_text()):
-        alias = urllib.parse.quote(flow["alias"])
         admin.request("POST", f"{base}/authentication/flows", {
             "alias": flow["alias"], "description": flow["description"], "providerId": "basic-flow",
             "topLevel": True, "builtIn": False}, ok=(201,))
-        for step in flow["executions"]:
-            admin.request("POST", f"{base}/authentication/flows/{alias}/executions/execution",
-                          {"provider": step["provider"]}, ok=(201,))
-        _, executions = admin.request("GET", f"{base}/authentication/flows/{alias}/executions")
-        for execution, step in zip(executions, flow["executions"]):
-            if execution["providerId"] != step["provider"]:
-                raise RealmError(f"flow {flow['alias']!r}: expected {step['provider']}, Keycloak has "
-                                 f"{execution['providerId']}; is the provider jar installed?")
-            admin.request("PUT", f"{base}/authentication/flows/{alias}/executions",
-                          {**execution, "requirement": step["requirement"]})
+        _add_steps(admin, base, flow["alias"], flow["executions"], limits)
         _, flows = admin.request("GET", f"{base}/authentication/flows")
         flow_id = next(f["id"] for f in flows if f["alias"] == flow["alias"])
         _, clients = admin.request("GET", f"{base}/clients?clientId={urllib.parse.quote(flow['client']['clientId'])}")
         client = clients[0]
         client["authenticationFlowBindingOverrides"] = {"browser": flow_id}
         admin.request("PUT", f"{base}/clients/{client['id']}", client)
+
+
+def limit_built_in_flows(admin: AdminClient, realm: str, limits: SessionLimits | None) -> None:
+    """Binds copies of the built-in browser and direct grant flows that end with the limiter (in
+    the browser flow, at the end of its form subflow, after the password and any second factor).
+    Built-in flows themselves cannot be changed."""
+    if limits is None:
+        return
+    base = f"/admin/realms/{urllib.parse.quote(realm)}"
+    spec = json.loads(SESSION_LIMITS.read_text())
+    bindings = {}
+    for flow in spec["builtInFlows"]:
+        admin.request("POST", f"{base}/authentication/flows/{urllib.parse.quote(flow['copy'])}/copy",
+                      {"newName": flow["alias"]}, ok=(201,))
+        parent = f"{flow['alias']} {flow['subflow']}" if flow["subflow"] else flow["alias"]
+        _add_limiter(admin, base, parent, limits)
+        bindings[flow["binding"]] = flow["alias"]
+    admin.request("PUT", base, bindings)
+
+
+def _add_steps(admin: AdminClient, base: str, parent: str, steps: list[dict], limits: SessionLimits | None) -> None:
+    for step in steps:
+        if step.get("sessionLimit"):
+            if limits is not None:
+                _add_limiter(admin, base, parent, limits)
+        elif "flow" in step:
+            admin.request("POST", f"{base}/authentication/flows/{urllib.parse.quote(parent)}/executions/flow",
+                          {"alias": step["flow"], "type": "basic-flow", "description": ""}, ok=(201,))
+            _require(admin, base, parent, step["flow"], step["requirement"])
+            _add_steps(admin, base, step["flow"], step["executions"], limits)
+        else:
+            admin.request("POST", f"{base}/authentication/flows/{urllib.parse.quote(parent)}/executions/execution",
+                          {"provider": step["provider"]}, ok=(201,))
+            _require(admin, base, parent, step["provider"], step["requirement"])
+
+
+def _add_limiter(admin: AdminClient, base: str, parent: str, limits: SessionLimits) -> None:
+    provider = json.loads(SESSION_LIMITS.read_text())["provider"]
+    admin.request("POST", f"{base}/authentication/flows/{urllib.parse.quote(parent)}/executions/execution",
+                  {"provider": provider}, ok=(201,))
+    execution = _require(admin, base, parent, provider, "REQUIRED")
+    admin.request("POST", f"{base}/authentication/executions/{execution['id']}/config",
+                  {"alias": f"{parent} session limits", "config": limits.config()}, ok=(201,))
+
+
+def _require(admin: AdminClient, base: str, parent: str, name: str, requirement: str) -> dict:
+    """Sets the requirement of the step just added to ``parent`` (the last of its own steps), once it
+    is the expected provider or subflow."""
+    _, executions = admin.request("GET", f"{base}/authentication/flows/{urllib.parse.quote(parent)}/executions")
+    execution = max((e for e in executions if e["level"] == 0), key=lambda e: e["index"])
+    found = execution.get("providerId") or execution.get("displayName")
+    if name not in (execution.get("providerId"), execution.get("displayName")):
+        raise RealmError(f"flow {parent!r}: expected {name}, Keycloak has {found}; is the provider jar installed?")
+    admin.request("PUT", f"{base}/authentication/flows/{urllib.parse.quote(parent)}/executions",
+                  {**execution, "requirement": requirement})
+    return execution
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,6 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--admin-client-secret", default=os.environ.get("ADMIN_OIDC_CLIENT_SECRET"))
         p.add_argument("--customer", action="store_false", dest="admin_client",
                        help="a customer's realm: without the identity-admin client (only the operators' realm has it)")
+        p.add_argument("--session-limit", type=int, default=0, help="sessions per user in the realm (0: none)")
+        p.add_argument("--session-limit-per-client", type=int, default=0, help="sessions per user and client (0: none)")
+        p.add_argument("--session-limit-behavior", default="deny", choices=("deny", "end_oldest"))
         if name == "apply":
             p.add_argument("--keycloak-url", default=os.environ.get("KEYCLOAK_URL", "http://127.0.0.1:8080"))
             p.add_argument("--admin-user", default=os.environ.get("KC_BOOTSTRAP_ADMIN_USERNAME", "admin"))
@@ -320,11 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dump(rep, sys.stdout, indent=2)
             print()
         else:
+            limits = SessionLimits.of(args.session_limit, args.session_limit_per_client, args.session_limit_behavior)
             result = apply_realm(args.keycloak_url, args.admin_user, args.admin_password, args.backend_url,
                                  args.api_token, realm=args.realm, cache_policy=args.cache_policy,
                                  backend_client_secret=args.backend_client_secret, redirect_uris=args.redirect_uris,
                                  admin_base_url=args.admin_base_url, admin_client_secret=args.admin_client_secret,
-                                 admin_client=args.admin_client)
+                                 admin_client=args.admin_client, session_limits=limits)
             json.dump(result, sys.stdout, indent=2)
             print()
     except (RealmError, ValueError) as exc:

@@ -1,5 +1,12 @@
 """A real Keycloak (with our provider) in front of a real backend process on the test database.
 
+Every test here runs once on each supported Keycloak release (`KEYCLOAK_VERSIONS`: the pinned one,
+then the oldest, which production's realms run; its test ids say which). The `keycloak` fixture is
+parametrized at package scope, so pytest runs all of one release's tests before the other's, and
+only one Keycloak runs at a time: the first, with the backend and realms that depend on it, is
+stopped before the second starts. `KEYCLOAK_VERSIONS=26.5.4` (comma- or space-separated) narrows
+the run while working, or names another release to try.
+
 The backend runs as its own gunicorn process, so a test can stop and start it, and its access
 log is the record of what Keycloak asked. Tests commit their rows (the backend process reads
 them) and pytest-django flushes them after each test.
@@ -23,8 +30,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from keycloak_bridge.dev.keycloak_runner import start_keycloak
+from keycloak_bridge.dev.keycloak_runner import start_keycloak, supported_versions
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
+from keycloak_bridge import sessions as keycloak_sessions
 from keycloak_bridge.dev.realm import AdminClient, apply_realm
 from tests import fake_twilio
 from users import services
@@ -35,6 +43,12 @@ OPERATORS_REALM = "operators"
 ROOT = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the test reads the code from Location
 ACCESS_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.[01]"')
+KEYCLOAK_VERSIONS = os.environ.get("KEYCLOAK_VERSIONS", "").replace(",", " ").split() or supported_versions()
+
+
+def release(version: str) -> tuple[int, ...]:
+    """A Keycloak version as a tuple that compares in release order: "26.3.2" -> (26, 3, 2)."""
+    return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
 class Backend:
@@ -62,7 +76,7 @@ class Backend:
              "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
             cwd=ROOT, env=env,
         )
-        if not wait_until_answers(f"{self.url}/readyz", 60, self.process):
+        if not wait_until_answers(f"{self.url}/readyz", 180, self.process):
             raise RuntimeError(f"the backend did not start; see {self.error_log}")
 
     def stop(self):
@@ -133,6 +147,13 @@ OPERATORS_API_KEY, OPERATORS_API_SECRET = "e2eoperators0000", secrets.token_urls
 OPERATORS_API_TOKEN = f"{services.TOKEN_PREFIX}{OPERATORS_API_KEY}.{OPERATORS_API_SECRET}"
 # The operators' realm's identity-admin client, chosen before the backend starts: single sign-on.
 ADMIN_CLIENT_SECRET = secrets.token_urlsafe(32)
+# The key of every realm's identity-backend client secret, with which the backend ends sessions.
+KEYCLOAK_ADMIN_CLIENT_KEY = secrets.token_urlsafe(32)
+
+
+def backend_client_secret(realm: str) -> str:
+    """The realm's identity-backend client secret, as the backend derives it."""
+    return keycloak_sessions.client_secret(realm, KEYCLOAK_ADMIN_CLIENT_KEY)
 
 
 def provider_client(tenant, key, secret):
@@ -193,6 +214,7 @@ def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms,
         ensure_operators_tenant(operators_issuer)
     env = {"ADMIN_OIDC_ISSUER": operators_issuer,
            "ADMIN_OIDC_CLIENT_SECRET": ADMIN_CLIENT_SECRET,
+           "KEYCLOAK_ADMIN_CLIENT_KEY": KEYCLOAK_ADMIN_CLIENT_KEY,
            **fake_twilio.settings_for(sms),
            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox.path),
            "MAGIC_LINK_URL_TEMPLATE": f"{keycloak.base_url}/realms/{REALM}/magic-link?token={{token}}&state={{state}}",
@@ -204,10 +226,12 @@ def backend(django_db_setup, django_db_blocker, tmp_path_factory, keycloak, sms,
     server.stop()
 
 
-@pytest.fixture(scope="package")
-def keycloak(tmp_path_factory):
-    # a start may first rebuild the installation every worktree's tests share: minutes on a busy machine
-    server = start_keycloak(data_dir=tmp_path_factory.mktemp("keycloak"), timeout=900)
+@pytest.fixture(scope="package", params=KEYCLOAK_VERSIONS, ids=[f"keycloak-{v}" for v in KEYCLOAK_VERSIONS])
+def keycloak(request, tmp_path_factory):
+    """Keycloak of one supported release (the parameter), with our jar; `.version` says which."""
+    version = request.param
+    server = start_keycloak(data_dir=tmp_path_factory.mktemp(f"keycloak-{version}"), version=version,
+                            timeout=900)  # the first start builds Keycloak with our jar: slow under load
     yield server
     server.stop()
 
@@ -217,7 +241,8 @@ def realm(keycloak, backend):
     """The customer's realm: no identity-admin client, as the admin does not trust it."""
     info = apply_realm(keycloak.base_url, keycloak.admin_user, keycloak.admin_password, backend.url,
                        API_TOKEN, realm=REALM, cache_policy="NO_CACHE",
-                       redirect_uris=[REDIRECT_URI], admin_client=False)
+                       redirect_uris=[REDIRECT_URI], admin_client=False,
+                       backend_client_secret=backend_client_secret(REALM))
     info["base_url"] = keycloak.base_url
     return info
 

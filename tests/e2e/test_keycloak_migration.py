@@ -190,7 +190,8 @@ def export_realm(keycloak, target):
             export.wait(timeout=60)
     restarted = start_keycloak(port=keycloak.port, management_port=keycloak.management_port,
                                data_dir=keycloak.data_dir, admin_user=keycloak.admin_user,
-                               admin_password=keycloak.admin_password, build=False, timeout=900)
+                               admin_password=keycloak.admin_password, build=False, timeout=900,
+                               version=keycloak.version)
     keycloak.process, keycloak.pid = restarted.process, restarted.pid
     assert EXPORTED in log.read_text(), log.read_text()[-3000:]
     assert sorted(p.name for p in target.iterdir()) == [f"{LEGACY}-realm.json", f"{LEGACY}-users-0.json"]

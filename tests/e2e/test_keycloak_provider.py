@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from audit.models import AuditEvent
-from tests.e2e.conftest import API_TOKEN, REALM, REDIRECT_URI
+from tests.e2e.conftest import API_TOKEN, REALM, REDIRECT_URI, release
 from tests.e2e.keycloak_api import browser_login, claims, direct_grant
 from users import services
 from users.models import User, UserLogin
@@ -145,17 +145,23 @@ def test_an_exact_lookup_of_a_known_user_costs_one_backend_call(kc_admin, backen
     assert len(asked) == 1 and asked[0].startswith(expected), asked
 
 
-def test_admin_paging_and_count(kc_admin, backend, searchable):
+def test_admin_paging_and_count(kc_admin, keycloak, backend, e2e_tenant, searchable):
     stem, made = searchable
     pages = [keycloak_names(kc_admin, f"search={stem}&first={first}&max=2") for first in (0, 2)]
     assert [len(p) for p in pages] == [2, 1]
     assert sorted(pages[0] + pages[1]) == sorted(u.username for u in made)
+    backend_user(e2e_tenant, f"{stem}delta")  # Keycloak has not seen this one
     before = backend.mark()
     status, total = kc_admin.request("GET", f"/admin/realms/{REALM}/users/count?search={stem}")
     asked = backend.paths_since(before, "/v1/users:count")
-    assert total == 3, asked
-    assert any(p.startswith("/v1/users:count") for p in asked), asked
-    assert not any(p.startswith("/v1/users:search") and "max=" not in p for p in asked), asked
+    if release(keycloak.version) >= (26, 4):
+        assert total == 4, asked
+        assert any(p.startswith("/v1/users:count") for p in asked), asked
+        assert not any(p.startswith("/v1/users:search") and "max=" not in p for p in asked), asked
+    else:
+        # 26.3 counts a filtered query in its own database only, never asking a provider: the
+        # minimal rows of the users it has seen (the README's "Supported Keycloak versions")
+        assert (total, asked) == (3, [])
 
 
 def test_delete_through_keycloak_deletes_in_the_backend(kc_admin, e2e_tenant):

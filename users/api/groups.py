@@ -1,21 +1,35 @@
 """`/v1/groups` (nested, addressed by id, shown by path) and a user's group memberships."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from identity.api.errors import ERRORS, conflict
 from identity.api.pagination import PAGING_PARAMS
+from identity.api.serializers import CountSerializer
 from identity.api.viewsets import TenantViewSet
-from users import queries, services
+from users import queries, search, services
+from users.api.ordering import OrderedPagination
 from users.api.serializers import GroupPathsSerializer, GroupSerializer, UserSerializer
 from users.models import Group
 
+FILTERS = {
+    "id": OpenApiParameter("id", OpenApiTypes.UUID, many=True, description=search.GROUP_PARAMS["id"]),
+    "path": OpenApiParameter("path", OpenApiTypes.STR, many=True, description=search.GROUP_PARAMS["path"]),
+    "name": OpenApiParameter("name", {"type": "string", "minLength": 1, "maxLength": search.MAX_VALUE_LENGTH},
+                             description=search.GROUP_PARAMS["name"]),
+    "like": OpenApiParameter("like", OpenApiTypes.BOOL, description=search.GROUP_PARAMS["like"]),
+    "member": OpenApiParameter("member", OpenApiTypes.UUID, description=search.GROUP_PARAMS["member"]),
+}
+ORDER_PARAM = OpenApiParameter(
+    "order", OpenApiTypes.STR, enum=[f"{sign}{name}" for name in search.GROUP_ORDERS for sign in ("", "-")],
+    description=search.GROUP_PARAMS["order"])
+
 
 @extend_schema_view(
-    list=extend_schema(summary="List groups", parameters=[OpenApiParameter("path", str, description="Exact path.")],
+    list=extend_schema(summary="List groups", parameters=[*FILTERS.values(), ORDER_PARAM],
                        responses={200: GroupSerializer(many=True), **ERRORS}),
     create=extend_schema(summary="Create a group", responses={201: GroupSerializer, **ERRORS, **conflict("A group of this name exists under this parent.")}),
     retrieve=extend_schema(summary="Get a group", responses={200: GroupSerializer, **ERRORS}),
@@ -25,17 +39,22 @@ class GroupViewSet(
     TenantViewSet, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin
 ):
     serializer_class = GroupSerializer
+    pagination_class = OrderedPagination
     cursor_field = "path"
+    ordering = None
 
     def get_queryset(self):
-        queryset = Group.objects.filter(tenant=self.tenant)
         if self.action == "list":
-            unknown = sorted(set(self.request.query_params) - PAGING_PARAMS - {"path"})
-            if unknown:
-                raise ValidationError({name: ["Unknown parameter."] for name in unknown})
-            if "path" in self.request.query_params:
-                queryset = queryset.filter(path=self.request.query_params["path"])
-        return queryset
+            query = self.request.query_params
+            self.ordering = search.ordering(query.get("order"), search.GROUP_ORDERS, "path")
+            return search.search_groups(self.tenant, search.group_criteria_from_query(query, PAGING_PARAMS | {"order"}))
+        return Group.objects.filter(tenant=self.tenant)
+
+    @extend_schema(summary="Count groups matching the list's filters", operation_id="groups_count",
+                   parameters=list(FILTERS.values()), responses={200: CountSerializer, **ERRORS})
+    def count(self, request):
+        criteria = search.group_criteria_from_query(request.query_params)
+        return Response({"count": search.search_groups(self.tenant, criteria).count()})
 
     def perform_destroy(self, instance):
         services.delete_group(instance)

@@ -6,6 +6,7 @@ from users.api.credentials import CredentialViewSet
 from users.api.groups import GroupViewSet, UserGroupViewSet
 from users.api.me import MeView
 from users.api.roles import RoleViewSet, UserRoleViewSet
+from users.api.sessions import UserSessionViewSet
 from users.api.users import UserViewSet
 
 users = UserViewSet.as_view
@@ -24,6 +25,8 @@ urlpatterns = [
     path("users/<uuid:pk>:reactivate", users({"post": "reactivate"}), name="user-reactivate"),
     path("users/<uuid:pk>:record-login", users({"post": "record_login"}), name="user-record-login"),
     path("users/<uuid:pk>/login", users({"get": "last_login"}), name="user-last-login"),
+    path("users/<uuid:pk>:logout", UserSessionViewSet.as_view({"post": "logout"}), name="user-logout"),
+    path("users/<uuid:pk>/sessions", UserSessionViewSet.as_view({"get": "list_sessions"}), name="user-sessions"),
     path("users/<uuid:pk>/password", credentials({"put": "set_password"}), name="user-password"),
     path("users/<uuid:pk>/credentials:verify", credentials({"post": "verify"}), name="user-verify-password"),
     path("users/<uuid:pk>:reset-password", credentials({"post": "reset_password"}), name="user-reset-password"),
@@ -37,6 +40,7 @@ urlpatterns = [
     path("roles", roles({"get": "list", "post": "create"}), name="role-list"),
     path("roles/<str:name>", roles({"delete": "destroy"}), name="role-detail"),
     path("groups", groups({"get": "list", "post": "create"}), name="group-list"),
+    path("groups:count", groups({"get": "count"}), name="group-count"),
     path("groups/<uuid:pk>", groups({"get": "retrieve", "delete": "destroy"}), name="group-detail"),
     path("groups/<uuid:pk>/members", groups({"get": "members"}), name="group-members"),
 ]

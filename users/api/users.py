@@ -12,6 +12,7 @@ from identity.api.pagination import PAGING_PARAMS, page_limit
 from identity.api.serializers import CountSerializer
 from identity.api.viewsets import TenantViewSet
 from users import queries, search, services
+from users.api.ordering import OrderedPagination
 from users.api.serializers import RecordLoginSerializer, UserCreateSerializer, UserLoginSerializer, UserSerializer
 from users.models import UserLogin
 
@@ -20,6 +21,8 @@ SEARCH_PARAMS = [
     *(OpenApiParameter(name, {"type": "string", "minLength": 1, "maxLength": search.MAX_VALUE_LENGTH}, description=text)
       for name, text in search.TEXT_PARAMS.items()),
     *(OpenApiParameter(name, OpenApiTypes.BOOL, description=text) for name, text in search.FLAG_PARAMS.items()),
+    *(OpenApiParameter(name, OpenApiTypes.UUID if name != "username_in" else OpenApiTypes.STR, many=True,
+                       description=text) for name, (_, text) in search.LIST_PARAMS.items()),
     OpenApiParameter("attr.<name>", OpenApiTypes.STR,
                      description="Custom attribute equality, e.g. `attr.department=sales`."),
     OpenApiParameter("group", OpenApiTypes.STR, many=True,
@@ -27,8 +30,13 @@ SEARCH_PARAMS = [
 ]
 
 
+ORDER_PARAM = OpenApiParameter(
+    "order", OpenApiTypes.STR, enum=[f"{sign}{name}" for name in search.USER_ORDERS for sign in ("", "-")],
+    description="Order of the page (default `username`), ties by username; paged by `first`/`offset`.")
+
+
 def search_criteria(request) -> search.UserCriteria:
-    return search.criteria_from_query(request.query_params, ignore=PAGING_PARAMS)
+    return search.criteria_from_query(request.query_params, ignore=PAGING_PARAMS | {"order"})
 
 
 @extend_schema_view(
@@ -52,7 +60,9 @@ class UserViewSet(
     mixins.DestroyModelMixin,
 ):
     serializer_class = UserSerializer
+    pagination_class = OrderedPagination
     cursor_field = "username"
+    ordering = None
     sign_in_actions = frozenset({"record_login"})  # Keycloak records operators' logins too
 
     def get_queryset(self):
@@ -94,11 +104,12 @@ class UserViewSet(
             "match a substring, or the whole value with `exact=true`. Substrings under 3 characters match as "
             "prefixes (no index can serve shorter substrings)."
         ),
-        parameters=SEARCH_PARAMS,
+        parameters=[*SEARCH_PARAMS, ORDER_PARAM],
         responses={200: UserSerializer(many=True), **ERRORS},
     )
     def search(self, request):
         criteria = search_criteria(request)
+        self.ordering = search.ordering(request.query_params.get("order"), search.USER_ORDERS, "username")
         lookup = criteria.unique_key()
         if lookup and self._first_page(request) and page_limit(request) > 0:
             page = self.paginator.complete_page(request, queries.users_by_key(self.tenant, *lookup))
@@ -119,6 +130,8 @@ class UserViewSet(
         responses={200: CountSerializer, **ERRORS},
     )
     def count(self, request):
+        if "order" in request.query_params:
+            raise ValidationError({"order": ["Unknown parameter."]})
         return Response({"count": search.count_users(self.tenant, search_criteria(request))})
 
     @extend_schema(summary="Deactivate a user", operation_id="users_deactivate", request=None, responses={200: UserSerializer, **ERRORS})

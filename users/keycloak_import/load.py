@@ -87,6 +87,8 @@ class ImportConflicts(Exception):
 
 
 STAGING = """
+-- Gone at commit; dropped first too, for a run inside a caller's longer transaction (tests).
+DROP TABLE IF EXISTS pg_temp.kc_users, pg_temp.kc_user_roles, pg_temp.kc_user_groups, pg_temp.kc_changed;
 CREATE TEMPORARY TABLE kc_users (
     id uuid, username text, email text, email_verified boolean, phone_number text, phone_verified boolean,
     first_name text, last_name text, is_active boolean, created_at timestamptz, attributes jsonb,

@@ -6,6 +6,10 @@ prints the settings with which the backend lets operators sign in to the admin t
 run` chooses the client secret up front and passes it to both the realm and its backend process).
 A customer's realm has no such client, and the backend refuses to start with its issuer as
 ``ADMIN_OIDC_ISSUER``.
+
+The tenant's session limits (set in the admin) become Keycloak's session count limiter in every
+flow that creates sessions, and the realm's ``identity-backend`` client gets the secret the backend
+derives from ``KEYCLOAK_ADMIN_CLIENT_KEY``, with which it lists and ends users' sessions.
 """
 
 import os
@@ -15,7 +19,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from keycloak_bridge import PROVIDER_CLIENT_NAME
-from keycloak_bridge.dev.realm import CACHE_POLICIES, RealmError, apply_realm
+from keycloak_bridge import sessions as keycloak_sessions
+from keycloak_bridge.dev.realm import CACHE_POLICIES, RealmError, SessionLimits, apply_realm
 from users import services
 from users.models import ApiClient, Tenant
 
@@ -55,18 +60,30 @@ class Command(BaseCommand):
                 old.delete()
             _, token = services.create_api_client(tenant_row, CLIENT_NAME, sorted(services.KNOWN_SCOPES))
         services.forget_cached_clients()
+        limits = SessionLimits.of(tenant_row.session_limit, tenant_row.session_limit_per_client,
+                                  tenant_row.session_limit_behavior)
+        try:
+            backend_client_secret = keycloak_sessions.client_secret(tenant)
+        except keycloak_sessions.KeycloakUnavailable:
+            backend_client_secret = None  # a random one: the backend cannot end sessions in this realm
+            self.stderr.write("KEYCLOAK_ADMIN_CLIENT_KEY is not set: the backend will not be able to list or end "
+                              "this realm's sessions.")
         try:
             info = apply_realm(keycloak_url, admin_user, admin_password, backend_url, token, realm=tenant,
                                cache_policy=cache_policy, redirect_uris=redirect_uris,
                                admin_base_url=admin_base_url or backend_url,
                                admin_client_secret=admin_client_secret or secrets.token_urlsafe(32),
-                               admin_client=tenant_row.is_operators)
+                               admin_client=tenant_row.is_operators, session_limits=limits,
+                               backend_client_secret=backend_client_secret)
         except (RealmError, OSError) as error:
             raise CommandError(f"Keycloak at {keycloak_url} refused the realm: {error}. Is it running, "
                                "with our provider in providers/ and these admin credentials?") from None
         Tenant.objects.filter(pk=tenant_row.pk).update(oidc_issuer=info["issuer"])
         self.stdout.write(self.style.SUCCESS(
             f"Realm {tenant!r} at {keycloak_url} now finds its users in {backend_url} (issuer {info['issuer']})."))
+        if limits is not None:
+            self.stdout.write(f"Sessions per user: {limits.per_realm or 'any'} in the realm, "
+                              f"{limits.per_client or 'any'} per client; over the limit: {limits.behavior}.")
         if not tenant_row.is_operators:
             return
         self.stdout.write(

@@ -45,7 +45,9 @@ class Command(BaseCommand):
     def handle(self, *args, tenant, operators_tenant, backend_url, user_password, **options):
         if tenant == operators_tenant:
             raise CommandError("The demo users belong to a customer's tenant, not to the operators' tenant.")
-        demo, _ = Tenant.objects.get_or_create(slug=tenant, defaults={"display_name": tenant.title()})
+        # Three sessions per user, the oldest ended by a fourth login; the admin can change it.
+        demo, _ = Tenant.objects.get_or_create(slug=tenant, defaults={
+            "display_name": tenant.title(), "session_limit": 3, "session_limit_behavior": Tenant.SESSION_LIMIT_END_OLDEST})
         operators, _ = Tenant.objects.get_or_create(slug=operators_tenant,
                                                     defaults={"display_name": operators_tenant.title()})
         services.make_operators_tenant(operators)  # the tenant that was, if another, becomes a customer's

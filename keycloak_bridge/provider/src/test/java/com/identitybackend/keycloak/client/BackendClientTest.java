@@ -27,8 +27,8 @@ class BackendClientTest {
     @BeforeEach
     void setUp() throws Exception {
         stub = new StubBackend();
-        client = new BackendClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(2)),
-                stub.baseUrl() + "/", "tok-123", Duration.ofMillis(1500)));
+        client = new BackendClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(10)),
+                stub.baseUrl() + "/", "tok-123", Duration.ofSeconds(10)));
     }
 
     @AfterEach

@@ -22,8 +22,8 @@ class VerificationClientTest {
     @BeforeEach
     void setUp() throws Exception {
         stub = new StubBackend();
-        client = new VerificationClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(2)),
-                stub.baseUrl(), "tok", Duration.ofMillis(1500)));
+        client = new VerificationClient(new BackendHttp(BackendHttp.newHttpClient(Duration.ofSeconds(10)),
+                stub.baseUrl(), "tok", Duration.ofSeconds(10)));
     }
 
     @AfterEach

@@ -1,0 +1,344 @@
+"""`import_keycloak_export` on real `kc.sh export` output (tests/data/keycloak_export, made by
+tests/data/make_keycloak_export.py with the pinned Keycloak), and Keycloak's password hashes.
+
+The committed export's realm `legacy` has users hashed with every algorithm, a non-ASCII password,
+attributes, a phone number, required actions, a disabled user, realm roles (one composite), a
+nested group tree and a service account. Variants for the other cases are written from it.
+"""
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import check_password, identify_hasher
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from audit.models import AuditEvent
+from tests.conftest import ALL_SCOPES
+from users.keycloak_hashers import KeycloakCredentialError, from_keycloak
+from users.keycloak_import import load
+from users.models import Group, Role, Tenant, User
+
+DATA = Path(__file__).parent / "data"
+EXPORT = DATA / "keycloak_export"
+EXPORT_25 = DATA / "keycloak25_export"
+VECTORS = [vector for name in ("keycloak_hash_vectors.json", "keycloak25_hash_vectors.json")
+           for vector in json.loads((DATA / name).read_text())["vectors"]]
+ASCII_PASSWORD = "correct horse battery staple"
+UNICODE_PASSWORD = "pässwörd-ñ✓"
+
+
+def run(path, tenant="legacy", **options):
+    return call_command("import_keycloak_export", str(path), tenant=tenant, no_progress=True, **options)
+
+
+def realm_json():
+    return json.loads((EXPORT / "different_files" / "legacy-realm.json").read_text())
+
+
+def all_users():
+    """Every user of the committed export (the same_file layout holds them all in one file)."""
+    return json.loads((EXPORT / "same_file" / "legacy-users-0.json").read_text())["users"]
+
+
+def write_export(directory: Path, users: list[dict], realm: dict | None = None, per_file: int = 2) -> Path:
+    """A different_files export of the legacy realm with `users`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    realm = dict(realm or realm_json())
+    realm.pop("users", None)
+    (directory / "legacy-realm.json").write_text(json.dumps(realm))
+    for n in range(0, max(len(users), 1), per_file):
+        (directory / f"legacy-users-{n // per_file}.json").write_text(
+            json.dumps({"realm": "legacy", "users": users[n:n + per_file]}))
+    return directory
+
+
+def user(username):
+    return next(u for u in all_users() if u["username"] == username)
+
+
+def state():
+    """Every row the import writes, with the row versions PostgreSQL keeps (xmin moves on any update)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, xmin::text, updated_at FROM users_user ORDER BY id")
+        users = cursor.fetchall()
+        cursor.execute("SELECT user_id, role_id, xmin::text FROM users_user_roles ORDER BY 1, 2")
+        roles = cursor.fetchall()
+        cursor.execute("SELECT user_id, group_id, xmin::text FROM users_user_identity_groups ORDER BY 1, 2")
+        groups = cursor.fetchall()
+        cursor.execute("SELECT id, xmin::text FROM users_group ORDER BY id")
+        group_rows = cursor.fetchall()
+    return users, roles, groups, group_rows, list(Role.objects.values_list("id", "name")), AuditEvent.objects.count()
+
+
+# --- the hashes ---------------------------------------------------------------------------------
+
+
+def test_vectors_cover_every_algorithm_and_argon2_costs():
+    data = [json.loads(v["credentialData"]) for v in VECTORS]
+    assert {d["algorithm"] for d in data} == {"argon2", "pbkdf2-sha512", "pbkdf2-sha256", "pbkdf2"}
+    argon2 = {(d["hashIterations"], *(d["additionalParameters"][k][0] for k in ("memory", "parallelism", "hashLength")))
+              for d in data if d["algorithm"] == "argon2"}
+    assert {(5, "7168", "1", "32"), (3, "7168", "1", "32"), (5, "8192", "2", "64"), (3, "4096", "1", "32")} <= argon2
+    assert {v["password"] for v in VECTORS} == {ASCII_PASSWORD, UNICODE_PASSWORD}
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=lambda v: v["username"])
+def test_every_keycloak_hash_verifies_and_refuses_wrong_passwords(vector):
+    encoded = from_keycloak(vector["secretData"], vector["credentialData"])
+    assert identify_hasher(encoded).algorithm.startswith("keycloak_")
+    assert check_password(vector["password"], encoded)
+    assert not check_password(vector["password"] + "x", encoded)
+    if not vector["password"].isascii():  # the UTF-8 bytes are hashed, not another encoding's
+        assert not check_password(vector["password"].encode("utf-8").decode("latin-1"), encoded)
+
+
+@pytest.mark.parametrize("kind,version,memory,passes,lanes,length", [
+    ("id", "1.3", 7168, 5, 1, 32), ("i", "1.0", 4096, 3, 1, 32), ("d", "1.3", 8192, 2, 2, 64), ("i", "1.3", 1024, 1, 4, 16),
+])
+def test_argon2_parameters_are_read_as_libargon2_reads_them(kind, version, memory, passes, lanes, length):
+    """Whatever type, version and cost a Keycloak server was configured with (the real vectors are
+    all argon2id 1.3, Keycloak's only type in practice): the credential as Keycloak writes it
+    verifies, with the hash libargon2 makes for those parameters."""
+    import base64
+
+    import argon2.low_level as low
+
+    types = {"id": low.Type.ID, "i": low.Type.I, "d": low.Type.D}
+    salt = bytes(range(16))
+    raw = low.hash_secret_raw(UNICODE_PASSWORD.encode(), salt, time_cost=passes, memory_cost=memory,
+                              parallelism=lanes, hash_len=length, type=types[kind],
+                              version={"1.3": 0x13, "1.0": 0x10}[version])
+    encoded_by_libargon2 = low.hash_secret(UNICODE_PASSWORD.encode(), salt, time_cost=passes, memory_cost=memory,
+                                           parallelism=lanes, hash_len=length, type=types[kind],
+                                           version={"1.3": 0x13, "1.0": 0x10}[version])
+    assert low.verify_secret(encoded_by_libargon2, UNICODE_PASSWORD.encode(), types[kind])
+    assert encoded_by_libargon2.decode().rsplit("$", 1)[1] == base64.b64encode(raw).decode().rstrip("=")
+    credential = from_keycloak(
+        json.dumps({"value": base64.b64encode(raw).decode(), "salt": base64.b64encode(salt).decode(),
+                    "additionalParameters": {}}),
+        json.dumps({"hashIterations": passes, "algorithm": "argon2", "additionalParameters": {
+            "hashLength": [str(length)], "memory": [str(memory)], "type": [kind], "version": [version],
+            "parallelism": [str(lanes)]}}))
+    assert check_password(UNICODE_PASSWORD, credential)
+    assert not check_password(ASCII_PASSWORD, credential)
+
+
+def test_unknown_or_malformed_credentials_are_refused():
+    vector = VECTORS[0]
+    data = json.loads(vector["credentialData"])
+    with pytest.raises(KeycloakCredentialError, match="unknown hash algorithm 'bcrypt'"):
+        from_keycloak(vector["secretData"], json.dumps({**data, "algorithm": "bcrypt"}))
+    with pytest.raises(KeycloakCredentialError, match="unknown argon2 type"):
+        from_keycloak(vector["secretData"], json.dumps(
+            {**data, "algorithm": "argon2", "additionalParameters": {**data.get("additionalParameters", {}),
+                                                                   "type": ["x"], "version": ["1.3"]}}))
+    with pytest.raises(KeycloakCredentialError, match="not JSON"):
+        from_keycloak("{", vector["credentialData"])
+
+
+# --- the import -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["different_files", "same_file", "realm_file"])
+def test_each_layout_imports_the_same_users(db, layout, capsys):
+    path = EXPORT / layout if layout != "realm_file" else EXPORT / layout / "legacy-realm.json"
+    run(path)
+    out = capsys.readouterr().out
+    tenant = Tenant.objects.get(slug="legacy")
+    exported = {u["id"]: u for u in all_users() if not u.get("serviceAccountClientId")}
+    assert set(map(str, User.objects.filter(tenant=tenant).values_list("id", flat=True))) == set(exported)
+    assert f"realm legacy ({layout}" in out and "users created: 12" in out
+    assert "service-account-reports" in out  # skipped, and listed
+
+
+def test_a_keycloak_25_export(db, make_client):
+    run(EXPORT_25)
+    tenant = Tenant.objects.get(slug="legacy")
+    ada = User.objects.get(tenant=tenant, username="ada")
+    assert ada.phone_number == "+15551230001" and sorted(ada.required_actions) == ["CONFIGURE_TOTP", "UPDATE_PASSWORD"]
+    assert set(ada.identity_groups.values_list("path", flat=True)) == {"/staff/support/tier-2", "/partners"}
+    assert set(ada.roles.values_list("name", flat=True)) == {"editor", "manager"}
+    api = make_client(tenant)
+    for username, password in [("argon2-unicode", UNICODE_PASSWORD), ("sha512-unicode", UNICODE_PASSWORD)]:
+        user_id = User.objects.get(tenant=tenant, username=username).id
+        answer = api.post(f"/v1/users/{user_id}/credentials:verify", {"password": password}, format="json")
+        assert answer.json() == {"valid": True}, username
+
+
+def test_fields_attributes_phone_and_required_actions(db):
+    run(EXPORT / "different_files")
+    ada_kc = user("ada")
+    ada = User.objects.get(id=ada_kc["id"])
+    assert (ada.username, ada.email, ada.email_verified, ada.first_name, ada.last_name, ada.is_active) == (
+        "ada", "ada@example.com", True, "Ada", "Lovelace", True)
+    assert ada.phone_number == "+15551230001" and ada.phone_verified
+    assert ada.attributes == {"department": ["engineering", "research"]}
+    assert sorted(ada.required_actions) == ["CONFIGURE_TOTP", "UPDATE_PASSWORD"]
+    assert int(ada.created_at.timestamp() * 1000) == ada_kc["createdTimestamp"]
+    grace = User.objects.get(username="grace")
+    assert not grace.is_active and grace.deactivated_at is not None
+    assert not User.objects.get(username="nopassword").has_usable_password()
+    assert hasattr(ada, "fan_profile")  # as every user the services create
+
+
+def test_realm_roles_and_nested_groups(db):
+    run(EXPORT / "different_files")
+    tenant = Tenant.objects.get(slug="legacy")
+    assert set(Role.objects.filter(tenant=tenant).values_list("name", flat=True)) == {"editor", "viewer", "manager"}
+    tier2 = Group.objects.get(tenant=tenant, path="/staff/support/tier-2")
+    assert tier2.parent.path == "/staff/support" and tier2.parent.parent.path == "/staff"
+    assert str(tier2.id) == next(g for g in realm_json()["groups"] if g["name"] == "staff")[
+        "subGroups"][0]["subGroups"][0]["id"]  # Keycloak's group ids are kept
+    ada = User.objects.get(username="ada")
+    assert set(ada.roles.values_list("name", flat=True)) == {"editor", "manager"}  # no default-roles-legacy
+    assert set(ada.identity_groups.values_list("path", flat=True)) == {"/staff/support/tier-2", "/partners"}
+    assert set(User.objects.get(username="grace").identity_groups.values_list("path", flat=True)) == {"/staff"}
+
+
+@pytest.mark.parametrize("username,password", [
+    ("argon2-ascii", ASCII_PASSWORD), ("argon2-unicode", UNICODE_PASSWORD), ("argon2-t3", ASCII_PASSWORD),
+    ("sha512-ascii", ASCII_PASSWORD), ("sha512-unicode", UNICODE_PASSWORD),
+    ("sha256-ascii", ASCII_PASSWORD), ("sha256-unicode", UNICODE_PASSWORD),
+    ("sha1-ascii", ASCII_PASSWORD), ("sha1-unicode", UNICODE_PASSWORD),
+])
+def test_old_passwords_verify_through_the_providers_call_and_are_upgraded(db, make_client, username, password):
+    run(EXPORT / "same_file")
+    tenant = Tenant.objects.get(slug="legacy")
+    api = make_client(tenant, ALL_SCOPES)
+    imported = User.objects.get(tenant=tenant, username=username)
+    keycloak_hash = imported.password
+    assert keycloak_hash.startswith("keycloak_")
+
+    wrong = api.post(f"/v1/users/{imported.id}/credentials:verify", {"password": password + "!"}, format="json")
+    assert wrong.status_code == 200 and wrong.json() == {"valid": False}
+    imported.refresh_from_db()
+    assert imported.password == keycloak_hash  # a wrong password upgrades nothing
+
+    right = api.post(f"/v1/users/{imported.id}/credentials:verify", {"password": password}, format="json")
+    assert right.json() == {"valid": True}
+    imported.refresh_from_db()
+    assert identify_hasher(imported.password).algorithm == "argon2"  # the backend's own, from now on
+    assert imported.check_password(password)
+
+
+def test_skipped_users_are_reported(db, tmp_path, capsys):
+    federated = {**copy.deepcopy(user("grace")), "id": "7e3c1b1e-0000-4000-8000-000000000001",
+                 "username": "ldap-user", "email": "ldap@example.com", "federationLink": "ldap-component"}
+    run(write_export(tmp_path / "export", [*all_users(), federated]))
+    out = capsys.readouterr().out
+    assert "users skipped: 2" in out
+    assert "7e3c1b1e-0000-4000-8000-000000000001 (ldap-user): federated by storage provider ldap-component" in out
+    assert "(service-account-reports): service account of client reports" in out
+    assert not User.objects.filter(username__in=["ldap-user", "service-account-reports"]).exists()
+
+
+def test_the_same_export_twice_changes_nothing(db):
+    run(EXPORT / "different_files")
+    before = state()
+    run(EXPORT / "same_file")
+    assert state() == before
+
+
+def test_a_newer_export_updates_in_place(db, tmp_path):
+    run(EXPORT / "different_files")
+    untouched = User.objects.get(username="grace")
+    users = copy.deepcopy(all_users())
+    ada = next(u for u in users if u["username"] == "ada")
+    ada.update(email="ada@newmail.example", lastName="King", realmRoles=["viewer"], groups=["/staff"])
+    ada["attributes"]["department"] = ["research"]
+    run(write_export(tmp_path / "delta", users))
+    updated = User.objects.get(id=ada["id"])
+    assert (updated.email, updated.last_name, updated.attributes["department"]) == (
+        "ada@newmail.example", "King", ["research"])
+    assert set(updated.roles.values_list("name", flat=True)) == {"viewer"}
+    assert set(updated.identity_groups.values_list("path", flat=True)) == {"/staff"}
+    assert User.objects.get(id=untouched.id).updated_at == untouched.updated_at
+    assert AuditEvent.objects.filter(action=load.ACTION).count() == 2
+
+
+def test_a_password_the_backend_already_rewrote_is_kept_by_a_delta_pass(db, make_client):
+    run(EXPORT / "same_file")
+    tenant = Tenant.objects.get(slug="legacy")
+    sha = User.objects.get(username="sha512-ascii")
+    make_client(tenant).post(f"/v1/users/{sha.id}/credentials:verify", {"password": ASCII_PASSWORD}, format="json")
+    upgraded = User.objects.get(id=sha.id).password
+    assert upgraded.startswith("argon2$")
+    run(EXPORT / "same_file")
+    assert User.objects.get(id=sha.id).password == upgraded
+
+
+def test_duplicate_emails_are_listed_and_nothing_is_written(db, tmp_path):
+    users = copy.deepcopy(all_users())
+    next(u for u in users if u["username"] == "grace")["email"] = "ada@example.com"
+    with pytest.raises(CommandError, match="cannot be imported; nothing was written"):
+        run(write_export(tmp_path / "dup", users))
+    assert not Tenant.objects.filter(slug="legacy").exists() and not User.objects.exists()
+
+
+def test_a_clash_with_a_user_of_the_tenant_is_listed_by_id(db, tmp_path, capsys):
+    from users import services
+    tenant = Tenant.objects.create(slug="legacy", display_name="Legacy")
+    other = services.create_user(tenant, username="someone", email="grace@example.com")
+    before = state()
+    with pytest.raises(CommandError):
+        run(EXPORT / "different_files")
+    err = capsys.readouterr().err
+    assert f"{user('grace')['id']} (grace): another user has the e-mail address grace@example.com" in err
+    assert f"{other.id} (someone): another user has the e-mail address grace@example.com (a user of the tenant" in err
+    assert state() == before
+
+
+def test_malformed_json_names_the_file_and_writes_nothing(db, tmp_path):
+    path = shutil.copytree(EXPORT / "different_files", tmp_path / "export")
+    broken = path / "legacy-users-2.json"
+    broken.write_text(broken.read_text()[:-40])
+    with pytest.raises(CommandError, match=r"legacy-users-2\.json: user after .*malformed JSON"):
+        run(path)
+    assert not User.objects.exists() and not Tenant.objects.exists()
+
+
+def test_an_unknown_hash_algorithm_names_the_file_and_the_user(db, tmp_path):
+    users = copy.deepcopy(all_users())
+    sha = next(u for u in users if u["username"] == "sha1-ascii")
+    credential = next(c for c in sha["credentials"] if c["type"] == "password")
+    credential["credentialData"] = json.dumps({**json.loads(credential["credentialData"]), "algorithm": "md5"})
+    with pytest.raises(CommandError, match=rf"legacy-users-\d\.json: user {sha['id']} \(sha1-ascii\): "
+                                           r"unknown hash algorithm 'md5'"):
+        run(write_export(tmp_path / "export", users))
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"users": []}', "not a Keycloak export"),
+    ('[{"realm": "legacy"}]', "not a Keycloak export"),
+    ("not json at all", "malformed JSON"),
+])
+def test_a_file_that_is_not_a_keycloak_export_is_refused(db, tmp_path, content, message):
+    path = tmp_path / "legacy-realm.json"
+    path.write_text(content)
+    with pytest.raises(CommandError, match=rf"legacy-realm\.json: {message}"):
+        run(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CommandError, match="not a Keycloak export: no <realm>-realm.json"):
+        run(tmp_path / "empty")
+    assert not Tenant.objects.exists()
+
+
+def test_a_dry_run_checks_and_writes_nothing(db, capsys):
+    run(EXPORT / "different_files", dry_run=True)
+    assert "dry run, nothing written" in capsys.readouterr().out
+    assert not User.objects.exists() and not Tenant.objects.exists()
+
+
+def test_the_admins_password_form_upgrades_an_imported_operators_hash(db, rf):
+    from django.contrib.auth import authenticate
+    Tenant.objects.create(slug="ops", display_name="Operators", is_operators=True)
+    run(EXPORT / "same_file", tenant="ops")
+    assert User.objects.get(username="sha256-unicode").password.startswith("keycloak_pbkdf2_sha256$")
+    signed_in = authenticate(rf.post("/admin/login/"), username="ops/sha256-unicode", password=UNICODE_PASSWORD)
+    assert signed_in is not None and signed_in.username == "sha256-unicode"
+    assert User.objects.get(username="sha256-unicode").password.startswith("argon2$")
