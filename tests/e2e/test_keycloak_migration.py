@@ -116,6 +116,8 @@ def build_legacy_realm(admin: AdminClient) -> dict[str, str]:
                 continue
             rep = user_representation(name, password, **extras.get(name, {}))
             if name == "tom":  # an authenticator app's secret, as Keycloak's own import takes it
+                # An import grants only the roles it lists; a user made any other way has the defaults.
+                rep["realmRoles"] = [f"default-roles-{LEGACY}"]
                 rep["credentials"].append({"type": "otp", "userLabel": "phone",
                                            "secretData": json.dumps({"value": OTP_SECRET}),
                                            "credentialData": json.dumps(OTP_POLICY)})

@@ -11,10 +11,12 @@ not hold stay Keycloak's own and are listed. Running it again adopts only what i
 
 import argparse
 import os
+import secrets
 import urllib.parse
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from keycloak_bridge import PROVIDER_CLIENT_NAME
 from keycloak_bridge.dev.realm import CACHE_POLICIES, AdminClient, RealmError, attach_storage
@@ -75,7 +77,9 @@ class Command(BaseCommand):
             raise CommandError(f"no tenant {tenant!r}: import the realm's export into it first")
         admin = AdminClient(keycloak_url, admin_user, admin_password)
         base = f"/admin/realms/{urllib.parse.quote(realm)}"
-        client, token = services.create_api_client(tenant_row, PROVIDER_CLIENT_NAME, sorted(services.KNOWN_SCOPES))
+        # under a name of its own until Keycloak holds its token: the one in use keeps answering meanwhile
+        client, token = services.create_api_client(tenant_row, f"{PROVIDER_CLIENT_NAME}-{secrets.token_hex(4)}",
+                                                   sorted(services.KNOWN_SCOPES))
         try:
             component_id = attach_storage(admin, realm, backend_url, token, cache_policy=cache_policy)
         except (RealmError, OSError) as error:
@@ -84,7 +88,9 @@ class Command(BaseCommand):
                                "our provider in providers/ and these admin credentials?") from None
         try:
             # only now that Keycloak holds the new token: a realm already cut over keeps answering
-            ApiClient.objects.filter(tenant=tenant_row, name=PROVIDER_CLIENT_NAME).exclude(pk=client.pk).delete()
+            with transaction.atomic():
+                ApiClient.objects.filter(tenant=tenant_row, name=PROVIDER_CLIENT_NAME).delete()
+                ApiClient.objects.filter(pk=client.pk).update(name=PROVIDER_CLIENT_NAME)
             services.forget_cached_clients()
             issuer = f"{keycloak_url.rstrip('/')}/realms/{realm}"
             Tenant.objects.filter(pk=tenant_row.pk).update(oidc_issuer=issuer)
