@@ -15,7 +15,9 @@ tenant limits sessions). Secrets and URLs are injected at apply time, never comm
 
 Admin credentials default to ``KC_BOOTSTRAP_ADMIN_USERNAME`` / ``KC_BOOTSTRAP_ADMIN_PASSWORD``.
 Applying *replaces* the realm (delete, then create): its sessions and Keycloak-side user rows go
-with it; users themselves live in the backend and are untouched.
+with it; users themselves live in the backend and are untouched. A realm already in production is
+not replaced but given the same user storage component (``attach_storage``, used by
+``manage.py adopt_keycloak_realm``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ FRONTEND_CLIENT_ID = "identity-frontend"
 STORAGE_PROVIDER_ID = "identity-backend"
 ADMIN_CLIENT_ID = "identity-admin"
 STORAGE_COMPONENT_TYPE = "org.keycloak.storage.UserStorageProvider"
+LOGIN_LISTENER = "identity-backend-login"
 CACHE_POLICIES = ("NO_CACHE", "DEFAULT", "EVICT_DAILY", "EVICT_WEEKLY", "MAX_LIFESPAN")
 
 
@@ -121,8 +124,27 @@ def build_realm(
     for flow in json.loads(FLOWS.read_text()):
         # Same redirect URIs, PKCE and token mappers as the frontend client; only the flow differs.
         rep["clients"].append({**copy.deepcopy(frontend), **flow["client"], "directAccessGrantsEnabled": False})
-    storage = rep["components"][STORAGE_COMPONENT_TYPE][0]
-    config = storage["config"]
+    rep["components"][STORAGE_COMPONENT_TYPE] = [storage_component(
+        backend_url, api_token, cache_policy=cache_policy, connect_timeout_ms=connect_timeout_ms,
+        read_timeout_ms=read_timeout_ms, max_lifespan_ms=max_lifespan_ms)]
+    profile = rep["components"]["org.keycloak.userprofile.UserProfileProvider"][0]
+    profile["config"]["kc.user.profile.config"] = [json.dumps(json.loads(USER_PROFILE.read_text()))]
+    return rep
+
+
+def storage_component(
+    backend_url: str,
+    api_token: str,
+    cache_policy: str = "NO_CACHE",
+    connect_timeout_ms: int = 2000,
+    read_timeout_ms: int = 5000,
+    max_lifespan_ms: int | None = None,
+) -> dict[str, Any]:
+    """The ``identity-backend`` user storage component of the template, configured (without parent)."""
+    if cache_policy not in CACHE_POLICIES:
+        raise ValueError(f"cache_policy must be one of {', '.join(CACHE_POLICIES)}")
+    component = json.loads(TEMPLATE.read_text())["components"][STORAGE_COMPONENT_TYPE][0]
+    config = component["config"]
     config["baseUrl"] = [backend_url.rstrip("/")]
     config["apiToken"] = [api_token]
     config["cachePolicy"] = [cache_policy]
@@ -130,9 +152,7 @@ def build_realm(
     config["readTimeoutMs"] = [str(read_timeout_ms)]
     if cache_policy == "MAX_LIFESPAN":
         config["maxLifespan"] = [str(max_lifespan_ms or 60_000)]
-    profile = rep["components"]["org.keycloak.userprofile.UserProfileProvider"][0]
-    profile["config"]["kc.user.profile.config"] = [json.dumps(json.loads(USER_PROFILE.read_text()))]
-    return rep
+    return component
 
 
 # --------------------------------------------------------------------------- admin REST client
@@ -224,10 +244,8 @@ def apply_realm(
     admin.request("POST", "/admin/realms", copy.deepcopy(rep), ok=(201,))
     add_flows(admin, realm, limits)
     limit_built_in_flows(admin, realm, limits)
-    _, components = admin.request(
-        "GET", f"/admin/realms/{urllib.parse.quote(realm)}/components?type={STORAGE_COMPONENT_TYPE}")
-    component = next((c for c in components or [] if c.get("providerId") == STORAGE_PROVIDER_ID), None)
-    if component is None:
+    component_id = _storage_component_id(admin, realm)
+    if component_id is None:
         raise RealmError(f"realm {realm} was created but has no {STORAGE_PROVIDER_ID} user storage component; "
                          "is the provider jar installed in Keycloak's providers/ folder?")
     secret = next(c["secret"] for c in rep["clients"] if c["clientId"] == "identity-backend")
@@ -238,8 +256,41 @@ def apply_realm(
         "backend_client_secret": secret,
         "admin_client_id": ADMIN_CLIENT_ID,
         "admin_client_secret": admin_secret,
-        "storage_component_id": component["id"],
+        "storage_component_id": component_id,
     }
+
+
+def attach_storage(admin: AdminClient, realm: str, backend_url: str, api_token: str, **options: Any) -> str:
+    """Adds the ``identity-backend`` component to an existing realm, or reconfigures the one it has
+    (a new API token, say), and its login event listener; nothing else of the realm changes.
+    Returns the component's id. ``options`` are those of ``storage_component``."""
+    base = f"/admin/realms/{urllib.parse.quote(realm)}"
+    status, rep = admin.request("GET", base)
+    if status == 404:
+        raise RealmError(f"Keycloak has no realm {realm!r}")
+    component = {**storage_component(backend_url, api_token, **options),
+                 "parentId": rep["id"], "providerType": STORAGE_COMPONENT_TYPE}
+    component.pop("subComponents")  # a realm export's field, not the component API's
+    existing = _storage_component_id(admin, realm)
+    if existing is None:
+        admin.request("POST", f"{base}/components", component, ok=(201,))
+        existing = _storage_component_id(admin, realm)
+        if existing is None:
+            raise RealmError(f"realm {realm} refused the {STORAGE_PROVIDER_ID} component; "
+                             "is the provider jar installed in Keycloak's providers/ folder?")
+    else:
+        admin.request("PUT", f"{base}/components/{existing}", {**component, "id": existing})
+    _, events = admin.request("GET", f"{base}/events/config")
+    if LOGIN_LISTENER not in events["eventsListeners"]:
+        admin.request("PUT", f"{base}/events/config",
+                      {**events, "eventsListeners": [*events["eventsListeners"], LOGIN_LISTENER]})
+    return existing
+
+
+def _storage_component_id(admin: AdminClient, realm: str) -> str | None:
+    _, components = admin.request(
+        "GET", f"/admin/realms/{urllib.parse.quote(realm)}/components?type={STORAGE_COMPONENT_TYPE}")
+    return next((c["id"] for c in components or [] if c.get("providerId") == STORAGE_PROVIDER_ID), None)
 
 
 def add_flows(admin: AdminClient, realm: str, limits: SessionLimits | None = None) -> None:

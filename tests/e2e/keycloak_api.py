@@ -23,14 +23,22 @@ def _request(url, *, method="GET", data=None, opener=None, timeout=60):
         return error.code, error.headers, error.read().decode()
 
 
-def direct_grant(base_url, realm, username, password, client_id="identity-frontend"):
-    """Resource-owner password grant: returns (status, body as dict)."""
+def direct_grant(base_url, realm, username, password, client_id="identity-frontend", scope="openid", **fields):
+    """Resource-owner password grant (``fields``: more form fields, e.g. ``totp``): (status, body as dict)."""
     status, _, body = _request(
         f"{base_url}/realms/{realm}/protocol/openid-connect/token",
         method="POST",
         data={"grant_type": "password", "client_id": client_id, "username": username, "password": password,
-              "scope": "openid"},
+              "scope": scope, **fields},
     )
+    return status, json.loads(body)
+
+
+def refresh(base_url, realm, refresh_token, client_id="identity-frontend"):
+    """Refresh-token grant (an offline token too): (status, body as dict)."""
+    status, _, body = _request(
+        f"{base_url}/realms/{realm}/protocol/openid-connect/token", method="POST",
+        data={"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token})
     return status, json.loads(body)
 
 

@@ -72,7 +72,7 @@ final class LocalRows {
             if (link == null) {
                 // a Keycloak user migrated to the backend with its id: adopt it
                 remember(row);
-                row.setFederationLink(model.getId());
+                Adoption.adopt(session, realm, row, model.getId());
             } else if (!link.equals(model.getId())) {
                 LOG.warnf("backend user %s exists in Keycloak linked to another storage (%s); skipped", v.getId(), link);
                 return null;
