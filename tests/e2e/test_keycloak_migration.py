@@ -25,7 +25,7 @@ from django.core.management import call_command
 
 from keycloak_bridge.dev.keycloak_runner import _file_lock, install_provider, start_keycloak
 from keycloak_bridge.dev.realm import AdminClient
-from tests.e2e.conftest import REDIRECT_URI
+from tests.e2e.conftest import REDIRECT_URI, release
 from tests.e2e.keycloak_api import claims, direct_grant, refresh
 from users.models import Group, Role, Tenant, User
 
@@ -180,8 +180,9 @@ def export_realm(keycloak, target):
         install_provider(keycloak.home)
         export = subprocess.Popen(
             [str(keycloak.home / "bin" / "kc.sh"), "--profile=dev", "export", "--dir", str(target),
-             "--users", "different_files", "--realm", LEGACY, "--db=dev-file", f"--db-url={h2}", "--cache=local",
-             "--health-enabled=true"],
+             "--users", "different_files", "--realm", LEGACY, "--db=dev-file", f"--db-url={h2}",
+             # the options the runner built with, where export takes them (26.3's export has neither)
+             *(["--cache=local", "--health-enabled=true"] if release(keycloak.version) >= (26, 4) else [])],
             cwd=keycloak.data_dir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 900
         # in start-dev's profile the process stays up once the export is written
