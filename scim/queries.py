@@ -19,6 +19,7 @@ from scim2_models import InvalidValueException, ScimFilter, TooManyException
 from identity.search import lowered
 from users import search
 from users.models import Group, Tenant, User
+from users.queries import users_from_sql
 
 from .filters import GROUP_SCHEMA_PREFIX, MEMBERSHIPS, USER_SCHEMA_PREFIX, group_filter, unique_key, user_filter
 
@@ -80,7 +81,7 @@ def tenant_user(tenant: Tenant, pk: str, *, lock: bool = False) -> User | None:
 def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
     """The tenant's users whose unique `column` equals `value` (none or one), with their groups'
     ids and names (`scim_group_ids`, `scim_group_names`), in one statement built once."""
-    return list(User.objects.raw(by_key_sql(column), [tenant.pk, value]))
+    return users_from_sql(by_key_sql(column), [tenant.pk, value], extras=("scim_group_ids", "scim_group_names"))
 
 
 @cache

@@ -16,6 +16,9 @@ from django.shortcuts import get_object_or_404
 from .models import Tenant, User
 
 
+MEMBERSHIPS = ("role_names", "group_paths")
+
+
 def user_queryset() -> QuerySet:
     """Users annotated with `role_names` and `group_paths`, both sorted."""
     roles, groups = _membership_sql()
@@ -37,29 +40,68 @@ def active_person(tenant_id, pk) -> User | None:
 
     One statement built once, like the lookups by key: every request with a person's token runs it,
     and compiling the same query through the ORM cost more than running it."""
-    user_fields, tenant_fields = User._meta.concrete_fields, Tenant._meta.concrete_fields
-    with connection.cursor() as cursor:
-        cursor.execute(_active_person_sql(), [tenant_id, pk])
-        row = cursor.fetchone()
-    if row is None:
+    rows = _fetch(_active_person_sql(), [tenant_id, pk])
+    if not rows:
         return None
-    user = User.from_db(connection.alias, [f.attname for f in user_fields], row[:len(user_fields)])
-    user.role_names, user.group_paths = row[len(user_fields):len(user_fields) + 2]
-    tenant = Tenant.from_db(connection.alias, [f.attname for f in tenant_fields], row[len(user_fields) + 2:])
-    User.tenant.field.set_cached_value(user, tenant)
+    width = len(_columns(User)[0]) + len(MEMBERSHIPS)
+    user = _user_from_row(rows[0][:width], MEMBERSHIPS)
+    User.tenant.field.set_cached_value(user, _tenant_from_row(rows[0][width:]))
     return user
 
 
 def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
     """The tenant's users whose unique `column` (id, username or email) equals `value`: none or one."""
-    return list(User.objects.raw(_by_key_sql(column, "= %s"), [tenant.pk, value]))
+    return users_from_sql(_by_key_sql(column, "= %s"), [tenant.pk, value])
 
 
 def users_by_keys(tenant: Tenant, column: str, values: list) -> list[User]:
     """`users_by_key` for several values of the unique `column`, in the order of `values`."""
     users = {getattr(user, column): user
-             for user in User.objects.raw(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)])}
+             for user in users_from_sql(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)])}
     return [users[value] for value in values if value in users]
+
+
+def users_from_sql(sql: str, params: list, extras: tuple[str, ...] = MEMBERSHIPS) -> list[User]:
+    """Users of a statement built once that selects every user column in `_columns` order, then
+    the `extras` (set as attributes). A plain cursor and `Model.from_db`, not `Manager.raw`: the raw
+    queryset maps the cursor's columns to fields again on every call, which costs more than a lookup."""
+    return [_user_from_row(row, extras) for row in _fetch(sql, params)]
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _user_from_row(row: tuple, extras: tuple[str, ...]) -> User:
+    attnames, converters = _columns(User)
+    user = User.from_db(connection.alias, attnames, _converted(row[:len(attnames)], converters))
+    for name, value in zip(extras, row[len(attnames):]):
+        setattr(user, name, value)
+    return user
+
+
+def _tenant_from_row(row: tuple) -> Tenant:
+    attnames, converters = _columns(Tenant)
+    return Tenant.from_db(connection.alias, attnames, _converted(row, converters))
+
+
+@cache
+def _columns(model) -> tuple[list[str], list[tuple[int, list, object]]]:
+    """The model's attnames in column order, and the database converters of the fields that have
+    some (JSON fields decode their text), worked out once rather than per row."""
+    fields = model._meta.concrete_fields
+    converters = [(i, field.get_db_converters(connection), field) for i, field in enumerate(fields)]
+    return [f.attname for f in fields], [c for c in converters if c[1]]
+
+
+def _converted(values: tuple, converters) -> list:
+    values = list(values)
+    for i, functions, field in converters:
+        for function in functions:
+            values[i] = function(values[i], field, connection)
+    return values
 
 
 @cache
@@ -80,21 +122,22 @@ def _membership_sql() -> tuple[str, str]:
 
 
 @cache
-def _by_key_sql(column: str, condition: str) -> str:
-    q = connection.ops.quote_name
-    user = q(User._meta.db_table)
-    columns = ", ".join(f"{user}.{q(f.column)}" for f in User._meta.concrete_fields)
-    roles, groups = _membership_sql()
-    return (f"SELECT {columns}, {roles} AS role_names, {groups} AS group_paths FROM {user} "
-            f"WHERE {user}.{q(User._meta.get_field('tenant').column)} = %s AND {user}.{q(column)} {condition}")
-
-
-@cache
-def _active_person_sql() -> str:
+def _by_key_sql(column: str, condition: str, with_tenant: bool = False) -> str:
+    """The user's columns, then `role_names` and `group_paths`, then, when `with_tenant`, the
+    tenant's columns from a join (each in `_columns` order)."""
     q = connection.ops.quote_name
     user, tenant = q(User._meta.db_table), q(Tenant._meta.db_table)
-    tenant_columns = ", ".join(f"{tenant}.{q(f.column)}" for f in Tenant._meta.concrete_fields)
-    by_id = _by_key_sql(User._meta.pk.column, f"= %s AND {user}.{q(User._meta.get_field('is_active').column)}")
-    select, rest = by_id.split(f" FROM {user} ", 1)
-    return (f"{select}, {tenant_columns} FROM {user} JOIN {tenant} "
-            f"ON {tenant}.{q(Tenant._meta.pk.column)} = {user}.{q(User._meta.get_field('tenant').column)} {rest}")
+    tenant_id = f"{user}.{q(User._meta.get_field('tenant').column)}"
+    columns = ", ".join(f"{user}.{q(f.column)}" for f in User._meta.concrete_fields)
+    roles, groups = _membership_sql()
+    select, source = f"SELECT {columns}, {roles} AS role_names, {groups} AS group_paths", f"FROM {user}"
+    if with_tenant:
+        select += ", " + ", ".join(f"{tenant}.{q(f.column)}" for f in Tenant._meta.concrete_fields)
+        source += f" JOIN {tenant} ON {tenant}.{q(Tenant._meta.pk.column)} = {tenant_id}"
+    return f"{select} {source} WHERE {tenant_id} = %s AND {user}.{q(column)} {condition}"
+
+
+def _active_person_sql() -> str:
+    is_active = connection.ops.quote_name(User._meta.get_field("is_active").column)
+    return _by_key_sql(User._meta.pk.column, f"= %s AND {connection.ops.quote_name(User._meta.db_table)}.{is_active}",
+                       with_tenant=True)
