@@ -75,6 +75,16 @@ def other_api(other_tenant, make_client):
     return make_client(other_tenant)
 
 
+@pytest.fixture(scope="session")
+def broker():
+    """One private RabbitMQ node for the session (`events.broker_server`), removed at its end."""
+    from events.broker_server import Broker
+
+    node = Broker().start()
+    yield node
+    node.stop()
+
+
 # --- profiles ---------------------------------------------------------------------------------
 
 import http.server  # noqa: E402

@@ -1,18 +1,16 @@
 """Domain events against a real RabbitMQ: the outbox, the relay, CloudEvents on the wire, the
 inbound commands and the AsyncAPI document.
 
-One private RabbitMQ node serves the session (`events.broker_server`, started by the first test
-that needs it). The relay runs as `manage.py relay_events` in its own process where a test stops
-the broker, kills the relay or runs two, and in this process otherwise.
+One private RabbitMQ node serves the session (`events.broker_server`, the `broker` fixture of
+`tests/conftest.py`, started by the first test that needs it). The relay runs as `manage.py
+relay_events` in its own process (`tests/broker.py`) where a test stops the broker, kills the relay
+or runs two, and in this process otherwise.
 """
 
 import contextlib
 import datetime
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,29 +19,22 @@ import pika
 import pika.exceptions
 import pytest
 import yaml
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from events import amqp, asyncapi, commands, outbox
-from events.broker_server import Broker
 from events.catalogue import BY_NAME, FROM_ACTIONS
 from events.models import OutboxEvent, ProcessedMessage
 from events.relay import CRASH_AFTER_ACK, Relay
 from profiles import services as profile_services
+from tests.broker import relay_process, stop
 from tests.factories import RoleFactory
 from users import services
 from users.models import User
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="session")
-def broker():
-    node = Broker().start()
-    yield node
-    node.stop()
 
 
 @pytest.fixture
@@ -93,28 +84,6 @@ def relay_all(broker):
     while relay.relay_once():
         pass
     relay._close_broker()
-
-
-def relay_process(broker, **env) -> subprocess.Popen:
-    settings_dict = connection.settings_dict
-    database = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
-                f"{settings_dict['NAME']}")
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "relay_events"], cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database,
-             "EVENTS_BROKER_URL": broker.url, "EVENTS_RELAY_POLL_SECONDS": "1",
-             "EVENTS_RELAY_MAX_BACKOFF_SECONDS": "1", "LOG_LEVEL": "WARNING", **env},
-    )
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def headers(properties):

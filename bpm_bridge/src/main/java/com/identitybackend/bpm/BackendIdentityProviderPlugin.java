@@ -25,8 +25,9 @@ import org.cibseven.bpm.engine.impl.persistence.entity.AuthorizationEntity;
  * engine's admin groups, and with authorization on, ALL on every resource, as the engine's
  * administrator plugin grants).
  *
- * <p>The cache is shared by every engine command; {@link #invalidateUser}, {@link #invalidateGroup}
- * and {@link #invalidateAll} are the hooks for the backend's user and group events.
+ * <p>The cache is shared by every engine command. With {@code eventsBrokerUrl} set, the backend's
+ * user and group events drop what it holds about them ({@link CacheEvents}); {@link #invalidateUser},
+ * {@link #invalidateGroup} and {@link #invalidateAll} do the same for code that embeds the engine.
  */
 public class BackendIdentityProviderPlugin extends BridgeConfiguration implements ProcessEnginePlugin, SessionFactory {
 
@@ -34,6 +35,7 @@ public class BackendIdentityProviderPlugin extends BridgeConfiguration implement
 
     private ResponseCache cache;
     private BackendHttp http;
+    private CacheEvents events;
 
     @Override
     public void preInit(ProcessEngineConfigurationImpl engine) {
@@ -48,6 +50,12 @@ public class BackendIdentityProviderPlugin extends BridgeConfiguration implement
             engine.setAdminUsers(new ArrayList<>());
         }
         LOG.info(() -> "Users and groups of process engine " + engine.getProcessEngineName() + " come from " + http.base());
+        if (eventsEnabled()) {
+            events = new CacheEvents(this, cache, engine.getProcessEngineName());
+            events.start();
+        } else {
+            LOG.info(() -> "No identity events (eventsBrokerUrl is not set): cached answers live " + cacheTtlSeconds + " s");
+        }
     }
 
     @Override
@@ -125,5 +133,21 @@ public class BackendIdentityProviderPlugin extends BridgeConfiguration implement
 
     public void invalidateAll() {
         cache.invalidateAll();
+    }
+
+    /** Whether the backend's events are being received now (false when they are off). */
+    public boolean eventsListening() {
+        return events != null && events.listening();
+    }
+
+    /**
+     * Stops receiving events. The engine has no close hook for plugins: code that closes an engine
+     * and goes on in the same JVM calls this (the listener's threads are daemons, so it never keeps
+     * a JVM alive).
+     */
+    public void stopEvents() {
+        if (events != null) {
+            events.close();
+        }
     }
 }

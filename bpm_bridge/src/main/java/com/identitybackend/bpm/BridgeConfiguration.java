@@ -1,5 +1,9 @@
 package com.identitybackend.bpm;
 
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -31,6 +35,19 @@ public class BridgeConfiguration {
     protected int cacheMaxSize = 1000;
     protected int connectTimeoutMillis = 2000;
     protected int requestTimeoutMillis = 5000;
+    /**
+     * The RabbitMQ node the backend publishes its events to ({@code amqp://user:password@host:5672/vhost});
+     * its user and group events then drop what the cache holds about them. Unset: no events, the TTL alone.
+     */
+    protected String eventsBrokerUrl;
+    /** The exchanges whose user and group events count, comma-separated. */
+    protected String eventsExchanges = "users";
+    /** The engine's queue: empty for a server-named one; either way exclusive and auto-deleted. */
+    protected String eventsQueue;
+    /** The backend tenant (slug) whose events count; empty: every tenant's (correct, fewer cache hits). */
+    protected String eventsTenant;
+    /** How long to wait before connecting again after the broker could not be reached or was lost. */
+    protected int eventsRetryMillis = 5000;
 
     public boolean usernameIsUserId() {
         return "username".equals(userIdAttribute);
@@ -38,6 +55,15 @@ public class BridgeConfiguration {
 
     public boolean pathIsGroupId() {
         return "path".equals(groupIdAttribute);
+    }
+
+    public boolean eventsEnabled() {
+        return !blank(eventsBrokerUrl);
+    }
+
+    public List<String> eventsExchangeNames() {
+        return blank(eventsExchanges) ? List.of()
+            : Arrays.stream(eventsExchanges.split(",")).map(String::strip).filter(name -> !name.isEmpty()).toList();
     }
 
     /** Refuses a configuration the bridge cannot work with, naming every problem. */
@@ -53,6 +79,11 @@ public class BridgeConfiguration {
         }
         if (cacheTtlSeconds < 0 || cacheMaxSize < 0) problems.append(" cache settings must not be negative;");
         if (connectTimeoutMillis <= 0 || requestTimeoutMillis <= 0) problems.append(" timeouts must be positive;");
+        if (eventsEnabled()) {
+            if (!amqpUrl(eventsBrokerUrl)) problems.append(" eventsBrokerUrl must be an amqp:// or amqps:// URL;");
+            if (eventsExchangeNames().isEmpty()) problems.append(" eventsExchanges names no exchange;");
+            if (eventsRetryMillis <= 0) problems.append(" eventsRetryMillis must be positive;");
+        }
         if (problems.length() > 0) {
             throw new IllegalStateException("Identity backend plugin:" + problems);
         }
@@ -60,6 +91,15 @@ public class BridgeConfiguration {
 
     static boolean blank(String value) {
         return value == null || value.isBlank();
+    }
+
+    private static boolean amqpUrl(String value) {
+        try {
+            URI uri = new URI(value.strip());
+            return ("amqp".equals(uri.getScheme()) || "amqps".equals(uri.getScheme())) && uri.getHost() != null;
+        } catch (URISyntaxException e) {
+            return false;
+        }
     }
 
     public String getBaseUrl() { return baseUrl; }
@@ -86,4 +126,14 @@ public class BridgeConfiguration {
     public void setConnectTimeoutMillis(int millis) { this.connectTimeoutMillis = millis; }
     public int getRequestTimeoutMillis() { return requestTimeoutMillis; }
     public void setRequestTimeoutMillis(int millis) { this.requestTimeoutMillis = millis; }
+    public String getEventsBrokerUrl() { return eventsBrokerUrl; }
+    public void setEventsBrokerUrl(String url) { this.eventsBrokerUrl = url; }
+    public String getEventsExchanges() { return eventsExchanges; }
+    public void setEventsExchanges(String exchanges) { this.eventsExchanges = exchanges; }
+    public String getEventsQueue() { return eventsQueue; }
+    public void setEventsQueue(String queue) { this.eventsQueue = queue; }
+    public String getEventsTenant() { return eventsTenant; }
+    public void setEventsTenant(String tenant) { this.eventsTenant = tenant; }
+    public int getEventsRetryMillis() { return eventsRetryMillis; }
+    public void setEventsRetryMillis(int millis) { this.eventsRetryMillis = millis; }
 }
