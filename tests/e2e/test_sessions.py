@@ -13,8 +13,8 @@ import uuid
 import pytest
 
 from keycloak_bridge.dev.realm import SessionLimits, apply_realm
-from tests.e2e.conftest import REDIRECT_URI, backend_client_secret, provider_client
-from tests.e2e.keycloak_api import _request, browser_login, text
+from tests.e2e.conftest import REALM, REDIRECT_URI, backend_client_secret, provider_client
+from tests.e2e.keycloak_api import Browser, _request, browser_login, text
 from tests.e2e.test_tokens import call
 from users import services
 from users.models import Tenant
@@ -142,6 +142,38 @@ def test_the_limit_holds_in_the_passwordless_and_enrollment_flows_too(kc_admin, 
                                                                "direct grant with session limits")
     _, unlimited = kc_admin.request("GET", "/admin/realms/cached")
     assert (unlimited["browserFlow"], unlimited["directGrantFlow"]) == ("browser", "direct grant")
+
+
+def test_over_the_limit_phone_enrollment_is_refused(limited_realms, tenants, sms):
+    realm = "limit-deny"
+    info, user = limited_realms[realm], person(tenants[realm])
+    user.phone_number, user.phone_verified = "+15557000301", True
+    user.save(update_fields=["phone_number", "phone_verified"])
+    for _ in range(2):
+        grant(info, realm, user)
+    browser = Browser(info["base_url"], realm, REDIRECT_URI, client_id="identity-enroll")
+    page = browser.authorize()
+    status, _, page = browser.submit(page, "kc-phone-form", {"phone_number": user.phone_number})
+    assert status == 200 and 'id="kc-code-form"' in page, text(page)[:500]
+    status, _, page = browser.submit(page, "kc-code-form", {"code": sms.wait_code(user.phone_number)})
+    assert status == 403 and "There are too many sessions" in text(page), text(page)[:500]
+
+
+def test_over_the_limit_a_magic_link_is_refused(limited_realms, tenants, outbox):
+    realm = "limit-deny"
+    info, user = limited_realms[realm], person(tenants[realm])
+    user.email, user.email_verified = f"{user.username}@example.com", True
+    user.save(update_fields=["email", "email_verified"])
+    for _ in range(2):
+        grant(info, realm, user)
+    browser = Browser(info["base_url"], realm, REDIRECT_URI, client_id="identity-passwordless")
+    page = browser.authorize()
+    status, _, page = browser.submit(page, "kc-email-form", {"email": user.email})
+    assert status == 200, text(page)[:500]
+    # The suite's backend links to the `demo` realm; deployments put `{tenant}`, the realm's name, there.
+    link = outbox.wait_link(user.email).replace(f"/realms/{REALM}/", f"/realms/{realm}/")
+    status, _, page = browser.get(link)
+    assert status == 403 and "There are too many sessions" in text(page), text(page)[:500]
 
 
 def test_logout_ends_every_session_offline_ones_included(realm, backend, e2e_tenant, kc_admin):
