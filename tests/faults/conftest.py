@@ -254,4 +254,6 @@ def backend(database, seeded, tmp_path_factory):
 
 @pytest.fixture
 def http(backend, seeded):
+    if backend.process is None:  # a test that killed it failed before starting it again
+        backend.start()
     return Api(backend, seeded["token"])
