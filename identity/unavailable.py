@@ -1,12 +1,12 @@
 """A database that is down (restarting, failing over, unreachable) answers 503 with `Retry-After`, not 500.
 
-Callers such as Keycloak's provider retry a 503; a 500 says the request itself is at fault. The
-answer comes at once: a refused connection fails in milliseconds and one that does not answer
-within DATABASE_CONNECT_TIMEOUT seconds fails then. Django drops a connection that failed, and the
-next request opens a new one (CONN_HEALTH_CHECKS), so the process recovers without a restart.
+A 503 tells the caller that the failure will pass and when to try again; a 500 says something is
+broken. The answer comes at once: a refused connection fails in milliseconds, one that does not
+answer within DATABASE_CONNECT_TIMEOUT seconds fails then. Django drops a connection that failed
+and checks a kept one before reusing it (CONN_HEALTH_CHECKS), so the process recovers by itself.
 
 Three places turn the error into this answer: the API's exception handler (identity/api/errors.py),
-this middleware for every other view (the admin, share pages, SCIM), and the 500 handler for what
+this middleware for every other view (the admin, share pages), and the 500 handler for what
 fails in a middleware (loading or saving a session).
 """
 
