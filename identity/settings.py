@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "identity.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "identity.urls"
@@ -98,6 +99,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database that cannot be reached fails the request within seconds (a 503, see identity/unavailable.py)
+# instead of holding a worker; a timeout given in DATABASE_URL (?connect_timeout=) wins.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…): it is the only engine.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

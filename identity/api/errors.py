@@ -7,6 +7,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from identity import unavailable
 from identity.errors import Conflict, NotFound
 
 
@@ -51,6 +52,10 @@ def _as_lists(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    if unavailable.is_database_down(exc):
+        unavailable.log_database_down(context["request"], exc)
+        return Response(dict(unavailable.BODY), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers=unavailable.response_headers())
     if isinstance(exc, Conflict):
         return Response(
             error_body("conflict", exc.message, {exc.field: [exc.message]}), status=status.HTTP_409_CONFLICT
@@ -88,4 +93,8 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
+    """A database that fails in a middleware (a session loaded or saved) is a 503, as in a view."""
+    database_error = unavailable.current_database_error()
+    if database_error is not None:
+        return unavailable.database_unavailable(request, database_error)
     return JsonResponse(error_body("server_error", "Something failed on our side; it has been logged."), status=500)
