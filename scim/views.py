@@ -18,6 +18,8 @@ from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 
+from identity.unavailable import BODY, DATABASE_ERRORS, log_database_down
+from identity.unavailable import response_headers as unavailable_headers
 from users import services
 
 from .service import service as backend_service
@@ -46,10 +48,21 @@ def endpoint(request, path: str):
         response = ScimHandler(service, BackendStorage(client.tenant, models)).handle(scim_request)
     except SCIMException as error:
         response = service.error_response(error)
+    except DATABASE_ERRORS as error:
+        log_database_down(request, error)
+        response = service.error_response(DatabaseUnavailable())
+        response.headers.update(unavailable_headers())
     except Exception as error:
         log.exception("SCIM request failed: %s %s", request.method, request.path)
         response = service.error_response(error)
     return _http_response(response)
+
+
+class DatabaseUnavailable(SCIMException):
+    """The API's 503 for a database that is down, in SCIM's error shape (identity/unavailable.py)."""
+
+    status = 503
+    _default_detail = BODY["message"]
 
 
 def _authenticate(request):

@@ -27,7 +27,7 @@ from keycloak_bridge.dev.processes import free_port, wait_until_answers
 from tests.postgres import Server, install_server
 
 ROOT = Path(__file__).resolve().parents[2]
-SCOPES = ["users:read", "users:write", "profiles:read", "profiles:write"]
+SCOPES = ["users:read", "users:write", "profiles:read", "profiles:write", "scim"]
 # Every request is bounded: a request that takes longer counts as hung.
 REQUEST_TIMEOUT = 10
 

@@ -34,9 +34,11 @@ def readers_and_writers(user_ids):
         while not load.stopping.is_set():
             i += 1
             user_id = user_ids[i % len(user_ids)]
-            if i % 3 == 0:
+            if i % 4 == 0:
                 load.log(load.api.call("GET", f"/v1/users/{user_id}"))
-            elif i % 3 == 1:
+            elif i % 4 == 3:
+                load.log(load.api.call("GET", f"/scim/v2/Users/{user_id}"))
+            elif i % 4 == 1:
                 load.log(load.api.call("GET", f"/v1/users:search?username=reader{i % len(user_ids)}&exact=true"))
             else:
                 load.log(load.api.call("PATCH", f"/v1/users/{user_id}", {"first_name": f"n{i}"}))
@@ -53,6 +55,9 @@ def probes(load, number):
 
 def is_database_unavailable(call) -> bool:
     body = call["json"] or {}
+    if call["path"].startswith("/scim/"):  # SCIM's error shape
+        return (call["status"] == 503 and body.get("status") == "503" and "retry" in body.get("detail", "").lower()
+                and int(call["headers"].get("Retry-After", "0")) > 0)
     return (call["status"] == 503 and call["headers"].get("Content-Type", "").startswith("application/json")
             and body.get("code") == "database_unavailable" and "retry" in body.get("message", "").lower()
             and int(call["headers"].get("Retry-After", "0")) > 0)
