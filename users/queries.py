@@ -4,11 +4,14 @@ A user is always read with its role names and group paths (`role_names`, `group_
 array subqueries of the one user query, written once as SQL: built with ORM subquery expressions
 they cost more to compile, on every request, than the query costs to run. Lookups by a unique
 key, what Keycloak's provider calls most, go further and run one statement built once.
+
+Lookups read the primary: Keycloak's provider looks a user up right after creating it, and a
+replica may not have the user yet. Searches choose a replica (`identity.db_routing`).
 """
 
 from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
@@ -55,10 +58,11 @@ def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
     return list(User.objects.raw(_by_key_sql(column, "= %s"), [tenant.pk, value]))
 
 
-def users_by_keys(tenant: Tenant, column: str, values: list) -> list[User]:
-    """`users_by_key` for several values of the unique `column`, in the order of `values`."""
+def users_by_keys(tenant: Tenant, column: str, values: list, using: str = DEFAULT_DB_ALIAS) -> list[User]:
+    """`users_by_key` for several values of the unique `column`, in the order of `values`, from the
+    database `using` (a page's rows come from where its keys came from)."""
     users = {getattr(user, column): user
-             for user in User.objects.raw(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)])}
+             for user in User.objects.raw(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)], using=using)}
     return [users[value] for value in values if value in users]
 
 
