@@ -104,6 +104,17 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…): it is the only engine.")
+# Streaming replicas of that database, comma-separated: searches, lists, counts and the admin's change
+# lists read from them (identity/db_routing.py). Aliases replica1, replica2…; tests mirror default.
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URL", ""), start=1):
+    _replica = dj_database_url.parse(_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must name PostgreSQL replicas (postgres://…, comma-separated).")
+    DATABASES[f"replica{_number}"] = {**_replica, "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = []
+if len(DATABASES) > 1:
+    DATABASE_ROUTERS = ["identity.db_routing.PrimaryRouter"]
+    MIDDLEWARE.insert(0, "identity.db_routing.ReadRoutingMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 # auth.W004 warns that usernames are not globally unique: they are unique per tenant by design,

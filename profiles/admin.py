@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from audit.admin_hooks import RowAsRead
+from identity.admin_reads import ReplicaChangeListAdmin
 from users import search as user_search
 from users.admin import BigTableAdmin, ReadOnlyAdmin
 
@@ -80,7 +81,7 @@ class StatusHistoryInline(admin.TabularInline):
 
 
 @admin.register(CelebrityProfile)
-class CelebrityProfileAdmin(RowAsRead, admin.ModelAdmin):
+class CelebrityProfileAdmin(ReplicaChangeListAdmin, RowAsRead, admin.ModelAdmin):
     formfield_overrides = URL_FIELDS
     form = CelebrityProfileForm
     list_display = ["display_name", "store_code", "tenant", "status", "celeb_profile_type", "display_weight",
@@ -133,7 +134,7 @@ class CelebrityProfileAdmin(RowAsRead, admin.ModelAdmin):
 
 
 @admin.register(CelebrityProfileImage, CelebrityProfileBanner)
-class PictureAdmin(admin.ModelAdmin):
+class PictureAdmin(ReplicaChangeListAdmin, admin.ModelAdmin):
     formfield_overrides = URL_FIELDS
     list_display = ["url", "celebrity", "created_on"]
     list_select_related = ["celebrity"]
@@ -143,7 +144,7 @@ class PictureAdmin(admin.ModelAdmin):
 
 
 @admin.register(CelebrityProfileShortlink)
-class ShortlinkAdmin(admin.ModelAdmin):
+class ShortlinkAdmin(ReplicaChangeListAdmin, admin.ModelAdmin):
     list_display = ["name", "celebrity", "body"]
     list_select_related = ["celebrity"]
     search_fields = ["name", "=celebrity__store_code"]
@@ -160,7 +161,7 @@ class StatusHistoryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReferralCode)
-class ReferralCodeAdmin(RowAsRead, admin.ModelAdmin):
+class ReferralCodeAdmin(ReplicaChangeListAdmin, RowAsRead, admin.ModelAdmin):
     form = ReferralCodeForm
     list_display = ["code", "tenant", "type", "used", "limit", "assigned_to", "created_on"]
     list_filter = ["tenant", "type"]
@@ -255,7 +256,7 @@ class FanMediaAdmin(FanSearchMixin, BigTableAdmin):
 
 
 @admin.register(GlobalPreference)
-class GlobalPreferenceAdmin(admin.ModelAdmin):
+class GlobalPreferenceAdmin(ReplicaChangeListAdmin, admin.ModelAdmin):
     list_display = ["type", "tenant", "preference_value"]
     list_filter = ["tenant", "type"]
     list_select_related = ["tenant"]
@@ -268,7 +269,7 @@ class GlobalPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(IndexPageElement)
-class IndexPageElementAdmin(RowAsRead, admin.ModelAdmin):
+class IndexPageElementAdmin(ReplicaChangeListAdmin, RowAsRead, admin.ModelAdmin):
     formfield_overrides = URL_FIELDS
     list_display = ["title", "element_type", "position", "is_published", "tenant", "updated_on"]
     list_editable = ["position", "is_published"]

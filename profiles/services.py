@@ -32,6 +32,7 @@ from audit.recording import RESULT, recorded
 from events import outbox
 from users import services as user_services
 from users.models import Role, Tenant, User
+from identity.db_routing import read_replica
 from identity.errors import Conflict
 
 from .models import (
@@ -197,8 +198,9 @@ def _set_deleted(profile: CelebrityProfile, deleted: bool, by_id):
 
 
 def celebrity_counts(tenant: Tenant) -> dict:
-    """Non-deleted profiles by status and by type (grouped counts, on request only)."""
-    rows = (CelebrityProfile.objects.filter(tenant=tenant, is_deleted=False)
+    """Non-deleted profiles by status and by type (grouped counts, on request only; from a replica
+    when there is one, as every count)."""
+    rows = (CelebrityProfile.objects.using(read_replica()).filter(tenant=tenant, is_deleted=False)
             .values("status", "celeb_profile_type").annotate(n=Count("*")).order_by())
     by_status, by_type, total = {}, {}, 0
     for row in rows:
@@ -217,7 +219,7 @@ def new_celebrities_per_day(tenant: Tenant, since: datetime.date, until: datetim
         raise ValidationError({"until": f"A range has at most {MAX_ANALYTICS_DAYS} days."})
     start = datetime.datetime.combine(since, datetime.time.min, tzinfo=datetime.UTC)
     end = start + datetime.timedelta(days=days)
-    rows = (CelebrityProfile.objects.filter(tenant=tenant, created_on__gte=start, created_on__lt=end)
+    rows = (CelebrityProfile.objects.using(read_replica()).filter(tenant=tenant, created_on__gte=start, created_on__lt=end)
             .annotate(day=TruncDate("created_on", tzinfo=datetime.UTC)).values("day")
             .annotate(n=Count("*")).order_by())
     counts = {row["day"]: row["n"] for row in rows}

@@ -6,6 +6,10 @@ port (TCP only). By default the cluster is thrown away: CMD runs with `DATABASE_
 then the server stops and its folder is deleted, whatever CMD did. Given a data folder (`make run`
 keeps `.run/postgres`), the cluster is created there once and reused by every later start. PostgreSQL
 refuses to run as root, so as root the cluster belongs to the `postgres` system user.
+
+Every cluster can feed streaming replicas over loopback (`wal_level=replica`, a `replication` line in
+pg_hba.conf): `Replica` copies a running one with `pg_basebackup -R` and runs it as a hot standby,
+and `--replica` runs CMD with `DATABASE_REPLICA_URL` pointing at one.
 """
 
 import argparse
@@ -106,15 +110,30 @@ class Server:
             log(f"creating a cluster in {self.data}")
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
                       "--locale=C.UTF-8", stdout=subprocess.DEVNULL)
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k '' -c max_connections=200"
-        if self.fast:  # durability is worthless for a test database
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        options += "".join(f" -c {setting}" for setting in self.settings)
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
-                  "-w", "-t", "60", "start", stdout=subprocess.DEVNULL)
+            self._allow_replication()
+        self._start_server(["wal_level=replica", "max_wal_senders=10"])
         if not self._has_database():
             self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "identity")
         log(f"ready at {self.url}")
+
+    def _allow_replication(self):
+        """Replicas connect over loopback as `postgres` (initdb's file already says so; it is not left to that)."""
+        hba = self.data / "pg_hba.conf"
+        if REPLICATION_HBA not in hba.read_text():
+            with hba.open("a") as f:
+                f.write(f"{REPLICATION_HBA}\n")
+
+    def _start_server(self, settings: list[str]):
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k '' -c max_connections=200"
+        if self.fast:  # durability is worthless for a test database
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {setting}" for setting in [*settings, *self.settings])
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log),
+                  "-w", "-t", "60", "start", stdout=subprocess.DEVNULL)
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
 
     def stop(self):
         with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
@@ -126,23 +145,57 @@ class Server:
             log("stopped and removed")
 
 
+REPLICATION_HBA = "host    replication     all             127.0.0.1/32            trust"
+
+
+class Replica(Server):
+    """A throw-away hot standby of the server on `primary_port`: a copy by `pg_basebackup -R` (which
+    writes `primary_conninfo` and `standby.signal`), then WAL streamed from the primary and replayed
+    as it comes. Read-only; its databases are the primary's."""
+
+    def __init__(self, bindir: Path, primary_port: int, settings: list[str] = ()):
+        super().__init__(bindir, fast=True, settings=settings)
+        self.primary_port = primary_port
+
+    def start(self):
+        log(f"copying the server on port {self.primary_port} into {self.data}")
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
+                  "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", stdout=subprocess.DEVNULL)
+        self._start_server(["hot_standby=on"])
+        log(f"replica ready at {self.url}")
+
+    def url_of(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--durable", action="store_true", help="keep fsync on (for benchmarks)")
     parser.add_argument("-c", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a server setting, as postgres -c takes it (repeatable)")
+    parser.add_argument("--replica", action="store_true",
+                        help="also start a streaming replica, named to CMD by DATABASE_REPLICA_URL")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give a command after --")
-    server = Server(install_server(), fast=not args.durable, settings=args.settings)
+    bindir = install_server()
+    server = Server(bindir, fast=not args.durable, settings=args.settings)
+    replica = None
     try:
         server.start()
-        return subprocess.call(command, env={**os.environ, "DATABASE_URL": server.url})
+        env = {**os.environ, "DATABASE_URL": server.url}
+        if args.replica:
+            replica = Replica(bindir, server.port)
+            replica.start()
+            env["DATABASE_REPLICA_URL"] = replica.url
+        return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 130
     finally:
+        if replica is not None:
+            replica.stop()
         server.stop()
 
 

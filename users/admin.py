@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection, models
+from django.db import connections, models
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from audit.admin_hooks import AuditedAdmin, AuditedUserAdmin
+from identity.admin_reads import ReplicaChangeListAdmin
 from keycloak_bridge import sessions as keycloak_sessions
 
 from . import search, services
@@ -22,7 +23,8 @@ from .models import ApiClient, Group, Role, Tenant, User, UserLogin
 
 class EstimatedCountPaginator(Paginator):
     """Unfiltered lists use the planner's row estimate instead of COUNT(*);
-    small tables, where counting is cheap and exactness shows, are still counted."""
+    small tables, where counting is cheap and exactness shows, are still counted. Both are read
+    from the list's database (a replica for change lists)."""
 
     exact_below = 10_000
 
@@ -30,7 +32,7 @@ class EstimatedCountPaginator(Paginator):
     def count(self):
         query = self.object_list.query
         if not query.where:
-            with connection.cursor() as cursor:
+            with connections[self.object_list.db].cursor() as cursor:
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
                                [self.object_list.model._meta.db_table])
                 row = cursor.fetchone()
@@ -39,7 +41,7 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class BigTableAdmin(admin.ModelAdmin):
+class BigTableAdmin(ReplicaChangeListAdmin, admin.ModelAdmin):
     """Lists of tables that grow to millions of rows: never a full COUNT(*)."""
 
     show_full_result_count = False
@@ -60,7 +62,7 @@ class ReadOnlyAdmin(BigTableAdmin):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ReplicaChangeListAdmin, admin.ModelAdmin):
     list_display = ["slug", "display_name", "oidc_issuer", "session_limit", "created_at"]
     search_fields = ["slug", "display_name"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -72,7 +74,7 @@ class TenantAdmin(admin.ModelAdmin):
     ]
 
 
-class TenantScopedAdmin(AuditedAdmin, admin.ModelAdmin):
+class TenantScopedAdmin(ReplicaChangeListAdmin, AuditedAdmin, admin.ModelAdmin):
     list_filter = ["tenant"]
     list_select_related = ["tenant"]
 
@@ -110,7 +112,7 @@ class UserLoginInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(AuditedUserAdmin, DjangoUserAdmin):
+class UserAdmin(ReplicaChangeListAdmin, AuditedUserAdmin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ["username", "email", "phone_number", "first_name", "last_name", "tenant", "is_active",
@@ -209,7 +211,7 @@ class UserAdmin(AuditedUserAdmin, DjangoUserAdmin):
 
 
 @admin.register(UserLogin)
-class UserLoginAdmin(admin.ModelAdmin):
+class UserLoginAdmin(ReplicaChangeListAdmin, admin.ModelAdmin):
     list_display = ["user", "last_login_at", "login_count", "last_client", "last_ip"]
     list_select_related = ["user"]
     readonly_fields = list_display

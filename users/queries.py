@@ -4,11 +4,14 @@ A user is always read with its role names and group paths (`role_names`, `group_
 array subqueries of the one user query, written once as SQL: built with ORM subquery expressions
 they cost more to compile, on every request, than the query costs to run. Lookups by a unique
 key, what Keycloak's provider calls most, go further and run one statement built once.
+
+Lookups read the primary: Keycloak's provider looks a user up right after creating it, and a
+replica may not have the user yet. Searches choose a replica (`identity.db_routing`).
 """
 
 from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
@@ -54,29 +57,31 @@ def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
     return users_from_sql(_by_key_sql(column, "= %s"), [tenant.pk, value])
 
 
-def users_by_keys(tenant: Tenant, column: str, values: list) -> list[User]:
-    """`users_by_key` for several values of the unique `column`, in the order of `values`."""
+def users_by_keys(tenant: Tenant, column: str, values: list, using: str = DEFAULT_DB_ALIAS) -> list[User]:
+    """`users_by_key` for several values of the unique `column`, in the order of `values`, from the
+    database `using` (a page's rows come from where its keys came from)."""
     users = {getattr(user, column): user
-             for user in users_from_sql(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)])}
+             for user in users_from_sql(_by_key_sql(column, "= ANY(%s)"), [tenant.pk, list(values)], using=using)}
     return [users[value] for value in values if value in users]
 
 
-def users_from_sql(sql: str, params: list, extras: tuple[str, ...] = MEMBERSHIPS) -> list[User]:
+def users_from_sql(sql: str, params: list, extras: tuple[str, ...] = MEMBERSHIPS,
+                   using: str = DEFAULT_DB_ALIAS) -> list[User]:
     """Users of a statement built once that selects every user column in `_columns` order, then
     the `extras` (set as attributes). A plain cursor and `Model.from_db`, not `Manager.raw`: the raw
     queryset maps the cursor's columns to fields again on every call, which costs more than a lookup."""
-    return [_user_from_row(row, extras) for row in _fetch(sql, params)]
+    return [_user_from_row(row, extras, using) for row in _fetch(sql, params, using)]
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+def _fetch(sql: str, params: list, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _user_from_row(row: tuple, extras: tuple[str, ...]) -> User:
+def _user_from_row(row: tuple, extras: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -> User:
     attnames, converters = _columns(User)
-    user = User.from_db(connection.alias, attnames, _converted(row[:len(attnames)], converters))
+    user = User.from_db(using, attnames, _converted(row[:len(attnames)], converters))
     for name, value in zip(extras, row[len(attnames):]):
         setattr(user, name, value)
     return user

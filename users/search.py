@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet, Sum
 
+from identity.db_routing import read_replica
 from identity.search import MIN_SUBSTRING_LENGTH, after_prefix, lowered
 
 from . import services
@@ -342,11 +343,14 @@ def search_users(tenant: Tenant | None, criteria: UserCriteria, queryset: QueryS
 
 def count_users(tenant: Tenant | None, criteria: UserCriteria) -> int:
     """How many users `search_users` finds, exactly. Everyone is read from the per-tenant totals
-    that triggers keep (`TenantUserCount`), instead of counting a million index entries."""
+    that triggers keep (`TenantUserCount`), instead of counting a million index entries. A count
+    tolerates a replica's lag: it is read from one when there is one."""
+    using = read_replica()
     if _is_everyone(criteria):
-        counts = TenantUserCount.objects.all() if tenant is None else TenantUserCount.objects.filter(tenant=tenant)
+        counts = TenantUserCount.objects.using(using)
+        counts = counts.all() if tenant is None else counts.filter(tenant=tenant)
         return counts.aggregate(users=Sum("users"))["users"] or 0
-    return search_users(tenant, criteria).count()
+    return search_users(tenant, criteria).using(using).count()
 
 
 def _is_everyone(criteria: UserCriteria) -> bool:
@@ -432,3 +436,8 @@ def search_groups(tenant: Tenant, criteria: GroupCriteria) -> QuerySet:
     if criteria.member:
         q &= Q(pk__in=Group.members.through.objects.filter(user_id=criteria.member).values("group_id"))
     return queryset.filter(q)
+
+
+def count_groups(tenant: Tenant, criteria: GroupCriteria) -> int:
+    """How many groups `search_groups` finds, read from a replica when there is one."""
+    return search_groups(tenant, criteria).using(read_replica()).count()

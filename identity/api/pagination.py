@@ -3,6 +3,8 @@
 A page fetches one row more than asked to learn whether there is a next page. Offsets stay for
 the provider (Keycloak pages by `first`/`max`), but deep offsets cost a walk over every skipped
 row; the cursor (`next` link without `offset`) costs one index seek at any depth.
+
+A page is a search, which tolerates a replica's lag: it is read from one when there is one.
 """
 
 import base64
@@ -11,6 +13,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from identity.db_routing import read_replica
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -44,7 +48,7 @@ class KeysetOrOffsetPagination(BasePagination):
 
     A caller may ask for `keys_first`: the page's keys are then found by a query of their own, which
     a covering index answers without visiting the table, and the rows fetched by key with the
-    `rows_for_keys(keys)` it hands over (rows in the keys' order), or else by the page's query
+    `rows_for_keys(keys, alias)` it hands over (rows in the keys' order, from the keys' database), or else by the page's query
     filtered to the keys. Searches over common terms walk thousands of index entries to fill a
     page; visiting the table for each costs several times more than the walk.
 
@@ -58,7 +62,7 @@ class KeysetOrOffsetPagination(BasePagination):
         self.limit = page_limit(request)
         self.next_url = None
         self.url = request.build_absolute_uri()
-        queryset = self.ordered(queryset, view)
+        queryset = self.ordered(queryset.using(read_replica()), view)
         if "offset" in request.query_params or "first" in request.query_params:
             rows = self.offset_page(queryset, view)
         else:
@@ -108,7 +112,7 @@ class KeysetOrOffsetPagination(BasePagination):
         if not keys:
             return []
         if self.rows_for_keys is not None:
-            return self.rows_for_keys(keys)
+            return self.rows_for_keys(keys, queryset.db)
         return list(queryset.filter(**{f"{key}__in": keys}))
 
     @staticmethod

@@ -17,6 +17,7 @@ from profiles.models import CelebrityProfile, FanFollow, FanMedia, FanProfile
 from identity.api.errors import ErrorSerializer
 from identity.api.pagination import PAGING_PARAMS
 from identity.api.serializers import CountSerializer, StrictSerializer
+from identity.db_routing import read_replica
 
 UPSTREAM = {502: OpenApiResponse(ErrorSerializer, description="The mailing-list service failed; try again later.")}
 
@@ -133,7 +134,7 @@ class FollowViewSet(FanScopedViewSet):
                    description="followedCount.", responses={200: CountSerializer, **ERRORS})
     def followed_count(self, request, fan_user_id):
         refuse_unknown_params(request, ())
-        return Response({"count": self._current(self.fan(fan_user_id)).count()})
+        return Response({"count": self._current(self.fan(fan_user_id)).using(read_replica()).count()})
 
     @extend_schema(summary="Which of these celebrities a fan follows", operation_id="fans_check_follows",
                    description="doIFollowCelebs: one query for up to 500 ids. A read: needs `profiles:read`.",

@@ -54,7 +54,7 @@ class GroupViewSet(
                    parameters=list(FILTERS.values()), responses={200: CountSerializer, **ERRORS})
     def count(self, request):
         criteria = search.group_criteria_from_query(request.query_params)
-        return Response({"count": search.search_groups(self.tenant, criteria).count()})
+        return Response({"count": search.count_groups(self.tenant, criteria)})
 
     def perform_destroy(self, instance):
         services.delete_group(instance)

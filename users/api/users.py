@@ -82,7 +82,7 @@ class UserViewSet(
         the page's query compiled again with the keys added."""
         return self.paginator.paginate_queryset(
             queryset, self.request, self, keys_first=keys_first,
-            rows_for_keys=lambda usernames: queries.users_by_keys(self.tenant, "username", usernames))
+            rows_for_keys=lambda usernames, using: queries.users_by_keys(self.tenant, "username", usernames, using))
 
     def get_serializer_class(self):
         return UserCreateSerializer if self.action == "create" else UserSerializer
