@@ -15,6 +15,8 @@ nodes and backends, before it starts another package's Keycloak, so one Keycloak
 time. Tests commit their rows (the backends read them); pytest-django flushes them after each.
 """
 
+import os
+import signal
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -81,9 +83,6 @@ class Cluster:
 
     def kill(self, node: Node):
         """kill -9 of the node's process group: no shutdown, no goodbye to the cluster."""
-        import os
-        import signal
-
         os.killpg(node.server.pid, signal.SIGKILL)
         node.server.process.wait(timeout=30)
         node.server = None
