@@ -9,6 +9,6 @@ RUN mvn -q -B package
 
 FROM quay.io/keycloak/keycloak:26.5.4
 COPY --from=provider /build/target/identity-backend-keycloak-provider.jar /opt/keycloak/providers/
-RUN /opt/keycloak/bin/kc.sh build --db=postgres --health-enabled=true
+RUN /opt/keycloak/bin/kc.sh build --db=postgres --cache=ispn --health-enabled=true
 ENTRYPOINT ["/opt/keycloak/bin/kc.sh"]
 CMD ["start", "--optimized"]

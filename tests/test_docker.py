@@ -41,7 +41,7 @@ def test_every_variable_set_is_read():
     assert {"DATABASE_URL", "DJANGO_SECRET_KEY"} <= known  # the parser still finds the settings
     for name, service in COMPOSE["services"].items():
         for variable in service.get("environment", {}):
-            if name == "keycloak" or variable.startswith("KC_BOOTSTRAP_ADMIN"):
+            if name.startswith("keycloak") or variable.startswith("KC_BOOTSTRAP_ADMIN"):
                 assert variable.startswith("KC_"), (name, variable)  # Keycloak's own options
             elif name not in ("postgres", "rabbitmq"):  # the images' own variables
                 assert variable in known, f"{name} sets {variable}, which nothing reads"
@@ -57,6 +57,24 @@ def test_the_keycloak_image_runs_the_pinned_version():
     pom = (ROOT / "keycloak_bridge" / "provider" / "pom.xml").read_text()
     version = re.search(r"<keycloak.version>([^<]+)</keycloak.version>", pom).group(1)
     assert f"quay.io/keycloak/keycloak:{version}" in (DOCKER / "keycloak.Dockerfile").read_text()
+
+
+def test_the_cluster_profile_adds_a_second_node_of_the_same_keycloak():
+    """The nodes share the image, the database (where jdbc-ping finds the other node) and the
+    issuer that tokens name; the second comes only with `--profile cluster`."""
+    first, second = COMPOSE["services"]["keycloak"], COMPOSE["services"]["keycloak-2"]
+    assert "profiles" not in first and second["profiles"] == ["cluster"]
+    assert second["build"] == first["build"]
+    assert "--cache=ispn" in (DOCKER / "keycloak.Dockerfile").read_text()
+    for node in (first, second):
+        assert node["environment"]["KC_DB_URL"] == first["environment"]["KC_DB_URL"]
+        assert node["environment"]["KC_CACHE_STACK"] == "jdbc-ping"
+        assert node["command"][:2] == ["start", "--optimized"]
+    realm_job = COMPOSE["services"]["realm"]["command"]
+    keycloak_url = realm_job[realm_job.index("--keycloak-url") + 1]
+    assert f"--hostname={keycloak_url}" in second["command"]
+    assert {p.split(":")[-1] for p in first["ports"]} == {p.split(":")[-1] for p in second["ports"]} == {"8080"}
+    assert first["ports"] != second["ports"]
 
 
 def test_the_backend_image_holds_every_app_of_the_project():

@@ -54,8 +54,9 @@ def release(version: str) -> tuple[int, ...]:
 class Backend:
     """gunicorn serving the backend on the test database, on a fixed loopback port."""
 
-    def __init__(self, database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None, workers: int = 2):
         self.port = free_port()
+        self.workers = workers
         self.database_url = database_url
         self.extra_env = dict(extra_env or {})
         self.access_log = log_dir / "access.log"
@@ -72,7 +73,7 @@ class Backend:
                "DATABASE_CONN_MAX_AGE": "0", "API_CLIENT_CACHE_SECONDS": "0",
                "OIDC_ISSUER_CACHE_SECONDS": "0", "OIDC_LEEWAY_SECONDS": "1", **self.extra_env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
              "--access-logfile", str(self.access_log), "--error-logfile", str(self.error_log)],
             cwd=ROOT, env=env,
         )
