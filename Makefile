@@ -54,7 +54,7 @@ chromium:
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \
-		$(PY) -m bench.run --users $(N)
+		$(PY) -m bench.run --users $(N) $(BENCH_ARGS)
 
 ## Regenerate the committed OpenAPI schema after an API change (on PostgreSQL, as the test compares it),
 ## and the AsyncAPI document of the events from their catalogue (events/catalogue.py).
