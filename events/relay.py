@@ -13,8 +13,8 @@ aggregate whose row failed stops there: its later rows, even those the broker to
 stay unsent and go again after it, so the last change of an aggregate is also the last delivered. A second relay finds every head locked
 or not yet its turn and publishes other aggregates, or nothing: it is harmless.
 
-Waking: an insert into the outbox notifies `events_outbox` (a trigger) when its transaction
-commits; the relay LISTENs on its own connection, and polls every EVENTS_RELAY_POLL_SECONDS when
+Waking: a transaction that wrote outbox rows notifies `events_outbox` once it has committed
+(`events.outbox.wake_relays`); the relay LISTENs on its own connection, and polls every EVENTS_RELAY_POLL_SECONDS when
 no notification comes. After a round that took less than it could, it waits for the next
 notification rather than running an empty round, and one round answers every notification queued
 before it. Errors (broker or database) back off exponentially up to
@@ -37,10 +37,10 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 
 from . import amqp
 from .catalogue import EXCHANGES
+from .outbox import CHANNEL
 
 log = logging.getLogger("events.relay")
 
-CHANNEL = "events_outbox"
 # For tests only: the relay kills itself after the broker's acks and before it marks rows sent.
 CRASH_AFTER_ACK = "EVENTS_RELAY_CRASH_AFTER_ACK"
 
