@@ -50,7 +50,8 @@ java:
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
-## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report.
+## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report;
+## BENCH_ARGS passes flags to bench/run.py (BENCH_ARGS=--only-events: the events step alone).
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \

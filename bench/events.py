@@ -33,6 +33,7 @@ from bench.load import log
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_LUA = Path(__file__).resolve().parent / "wrk" / "write.lua"
 SPEC_RATE = 2000
+CPU_PARTS = ("gunicorn", "postgres", "relay", "broker", "consumer and sampler")
 
 
 def wrk_writes(url, users, auth, seconds, connections, threads, run, rate=0, log_prefix=""):
@@ -46,17 +47,29 @@ def wrk_writes(url, users, auth, seconds, connections, threads, run, rate=0, log
     return json.loads(out.strip().splitlines()[-1])
 
 
-def cpu_seconds(session):
-    """CPU time (user + system) of the live processes of a session, and of the children they reaped."""
+def cpu_seconds(session=None, parent=None):
+    """CPU time (user + system, with the children they reaped) of the live processes of a session,
+    or of a process and its children."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[3]) == session:
+        pid = int(stat.parent.name)
+        if (session is not None and int(fields[3]) == session) or (
+                parent is not None and parent in (pid, int(fields[1]))):
             total += sum(int(v) for v in fields[11:15])
     return total / tick
+
+
+def postmaster_pid():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rpartition(")")[2].split()[1])
 
 
 def unsent():
@@ -215,7 +228,14 @@ def latencies(arrivals, log_prefix, threads):
             "from_ce_time": percentiles(from_time)}
 
 
-def run(url, token, args):
+def cpu_per_write(runs):
+    """CPU milliseconds per write, by part, over runs: noise from other jobs on the machine changes
+    how fast the writes go, much less what each costs."""
+    writes = sum(r["requests"] for r in runs)
+    return {part: round(1000 * sum(r["cpu_s"][part] for r in runs) / writes, 2) for part in CPU_PARTS}
+
+
+def run(url, token, args, api_pid):
     """The events section of the results."""
     from events.broker_server import Broker
 
@@ -230,6 +250,7 @@ def run(url, token, args):
         consumer = Consumer(broker.url)
         consumer.start()
         drain()
+        postgres = postmaster_pid()
 
         log(f"events: write throughput, events off and on in turn, {seconds} s each")
         wrk_writes(url, args.users, auth, 3, connections, threads, f"{tag}w")  # warm-up, relay on
@@ -240,11 +261,13 @@ def run(url, token, args):
                 relay.pause()
             sampler = Sampler()
             sampler.start()
-            cpu = [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid), time.process_time()]
+            def cpu():
+                return [cpu_seconds(parent=api_pid), cpu_seconds(parent=postgres), cpu_seconds(relay.process.pid),
+                        cpu_seconds(broker.process.pid), time.process_time()]
+
+            before = cpu()
             result = wrk_writes(url, args.users, auth, seconds, connections, threads, f"{tag}t{number}")
-            after = [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid), time.process_time()]
-            result["cpu_s"] = {name: round(b - a, 2) for name, a, b in
-                               zip(("relay", "broker", "consumer and sampler"), cpu, after)}
+            result["cpu_s"] = {name: round(b - a, 2) for name, a, b in zip(CPU_PARTS, before, cpu())}
             samples = sampler.stop()
             if mode == "off":
                 result["marked_sent"] = mark_sent()
@@ -259,6 +282,8 @@ def run(url, token, args):
                 + (f"  ERRORS {result['errors']}" if result["errors"] else ""))
         off = statistics.fmean(r["rps"] for r in runs["off"])
         on = statistics.fmean(r["rps"] for r in runs["on"])
+        cpu_off, cpu_on = cpu_per_write(runs["off"]), cpu_per_write(runs["on"])
+        log(f"events: CPU ms per write, off {cpu_off}, on {cpu_on}")
 
         rate = min(SPEC_RATE, int(on))
         sustained_seconds = args.events_sustained_seconds
@@ -283,7 +308,9 @@ def run(url, token, args):
             "mix": "POST /v1/users and PATCH /v1/users/{id} (first name) in turn",
             "connections": connections, "seconds_per_run": seconds,
             "throughput": {"off": runs["off"], "on": runs["on"], "off_rps": round(off, 1), "on_rps": round(on, 1),
-                           "ratio": round(on / off, 3)},
+                           "ratio": round(on / off, 3), "cpu_ms_per_write_off": cpu_off,
+                           "cpu_ms_per_write_on": cpu_on,
+                           "cpu_ratio": round(sum(cpu_off.values()) / sum(cpu_on.values()), 3)},
             "sustained": {"spec_rate": SPEC_RATE, "target_rate": rate, "achieved_rate": result["rps"],
                           "seconds": sustained_seconds, "p50_ms": result["p50_us"] / 1000,
                           "p99_ms": result["p99_us"] / 1000, "errors": result["errors"], "backlog": samples,
@@ -301,6 +328,10 @@ def run(url, token, args):
         connection.close()
 
 
+def api(cpu):
+    return round(cpu["gunicorn"] + cpu["postgres"], 2)
+
+
 def summary(section):
     """The events rows of latest.md."""
     t, s = section["throughput"], section["sustained"]
@@ -312,6 +343,12 @@ def summary(section):
         f"| writes/s, events off (runs 1, 3) | {t['off_rps']:,.1f} |\n"
         f"| writes/s, events on (runs 2, 4) | {t['on_rps']:,.1f} |\n"
         f"| on / off (target >= 0.9) | {t['ratio']:.2f} |\n"
+        f"| CPU ms per write, off: API (gunicorn + PostgreSQL) | {api(t['cpu_ms_per_write_off'])} |\n"
+        f"| CPU ms per write, on: API (its PostgreSQL share includes the relay's queries); relay, broker, consumer | {api(t['cpu_ms_per_write_on'])}; "
+        f"{t['cpu_ms_per_write_on']['relay']}, {t['cpu_ms_per_write_on']['broker']}, "
+        f"{t['cpu_ms_per_write_on']['consumer and sampler']} |\n"
+        f"| CPU per write, off / on (what the ratio is on a machine the step has to itself) | "
+        f"{t['cpu_ratio']:.2f} |\n"
         f"| sustained: asked / achieved writes/s (spec {s['spec_rate']:,}) | {s['target_rate']:,} / "
         f"{s['achieved_rate']:,.1f} |\n"
         f"| sustained: unsent rows start / max / end, slope | {b['start']} / {b['max']} / {b['end']}, "
@@ -332,5 +369,5 @@ def targets(section):
             "unsent rows start/max/end": [s["backlog"]["start"], s["backlog"]["max"], s["backlog"]["end"]],
             "slope rows/s": s["backlog"]["slope_rows_per_s"]},
         "events: commit to consumer p99 <= 100 ms (from the response)": s["latency"]["from_response"],
-        "events: write throughput on >= 0.9x off": t["ratio"],
+        "events: write throughput on >= 0.9x off": {"throughput": t["ratio"], "CPU per write": t["cpu_ratio"]},
     }

@@ -259,7 +259,7 @@ def main(argv=None):
 
             results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"])
         if not args.skip_events and not args.only_keycloak:
-            results["events"] = events.run(server.url, token, args)
+            results["events"] = events.run(server.url, token, args, server.process.pid)
             results["events"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         server.stop()
