@@ -50,11 +50,12 @@ java:
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
-## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report.
+## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report;
+## BENCH_ARGS passes flags to bench/run.py (BENCH_ARGS=--only-events: the events step alone).
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \
-		$(PY) -m bench.run --users $(N)
+		$(PY) -m bench.run --users $(N) $(BENCH_ARGS)
 
 ## Regenerate the committed OpenAPI schema after an API change (on PostgreSQL, as the test compares it),
 ## and the AsyncAPI document of the events from their catalogue (events/catalogue.py).

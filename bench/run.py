@@ -17,6 +17,7 @@ from pathlib import Path
 
 import django
 
+from bench import events
 from bench.load import log, measure
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
 
@@ -207,9 +208,18 @@ def main(argv=None):
     parser.add_argument("--keycloak-batch", type=int, default=50, help="users per partial import")
     parser.add_argument("--skip-keycloak-import", action="store_true",
                         help="leave out the import of a generated kc.sh export (import_keycloak_export)")
+    parser.add_argument("--skip-events", action="store_true", help="leave out the events step (bench/events.py)")
+    parser.add_argument("--only-events", action="store_true",
+                        help="seed, then only the events step; writes bench/results/events.{json,md}")
+    parser.add_argument("--events-seconds", type=int, default=8,
+                        help="seconds of each of the four events off/on throughput runs")
+    parser.add_argument("--events-sustained-seconds", type=int, default=30,
+                        help="seconds of the fixed-rate writes with the relay publishing")
     args = parser.parse_args(argv)
     if args.only_keycloak and args.skip_keycloak:
         parser.error("--only-keycloak and --skip-keycloak exclude each other")
+    if args.only_events and (args.skip_events or args.only_keycloak):
+        parser.error("--only-events excludes --skip-events and --only-keycloak")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
 
@@ -227,7 +237,7 @@ def main(argv=None):
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
                           f"{platform.python_version()}",
                "users": args.users, "connections": args.connections, "runs": args.runs,
-               "seconds_per_run": args.duration}
+               "seconds_per_run": args.duration, "load_before": [round(x, 2) for x in os.getloadavg()]}
     log(f"seeding {args.users:,} users")
     results["seeding"] = seed(args.users)
     tenant = Tenant.objects.get(slug=TENANT)
@@ -239,16 +249,29 @@ def main(argv=None):
     server = Gunicorn(workers=os.cpu_count())
     try:
         results["http"] = {}
-        for name, path in ({} if args.only_keycloak else {**LOOKUPS, **SEARCHES}).items():
+        only = args.only_keycloak or args.only_events
+        for name, path in ({} if only else {**LOOKUPS, **SEARCHES}).items():
             results["http"][name] = measure(server.url, name, path.replace("{cursor}", cursor), args,
                                             None if path.startswith("/bench/") else auth)
         results["worker_peak_rss_mb"] = round(server.worker_peak_rss_mb(), 1)
-        if not args.skip_keycloak:
+        if not args.skip_keycloak and not args.only_events:
             from bench import keycloak
 
             results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"])
+        if not args.skip_events and not args.only_keycloak:
+            results["events"] = events.run(server.url, token, args, server.process.pid)
+            results["events"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         server.stop()
+    if args.only_events:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "events.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / "events.md").write_text(
+            f"Measured {results['date']} on {results['machine']}, {args.users:,} users seeded; "
+            f"load average before the step {results['load_before']}.\n" + events.summary(results["events"]))
+        print(events.summary(results["events"]))
+        print(json.dumps(events.targets(results["events"]), indent=2))
+        return
     if not args.skip_keycloak_import and not args.only_keycloak:
         from bench import keycloak_export
 
@@ -283,6 +306,8 @@ def main(argv=None):
     if "keycloak" in results:
         results["targets"]["keycloak: rare search >= 50x, others >= 1x faster; login time <= 1.2x"] = \
             results["keycloak"]["ratios"]
+    if "events" in results:
+        results["targets"].update(events.targets(results["events"]))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(
@@ -292,6 +317,7 @@ def main(argv=None):
         f"indexes included). Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n"
         + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
         + (import_summary(results["keycloak_import"]) if "keycloak_import" in results else "")
+        + (events.summary(results["events"]) if "events" in results else "")
     )
     print(table(results))
     print(json.dumps(results["targets"], indent=2))

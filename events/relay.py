@@ -13,9 +13,11 @@ aggregate whose row failed stops there: its later rows, even those the broker to
 stay unsent and go again after it, so the last change of an aggregate is also the last delivered. A second relay finds every head locked
 or not yet its turn and publishes other aggregates, or nothing: it is harmless.
 
-Waking: an insert into the outbox notifies `events_outbox` (a trigger) when its transaction
-commits; the relay LISTENs on its own connection, and polls every EVENTS_RELAY_POLL_SECONDS when
-no notification comes. Errors (broker or database) back off exponentially up to
+Waking: a transaction that wrote outbox rows notifies `events_outbox` once it has committed
+(`events.outbox.wake_relays`); the relay LISTENs on its own connection, and polls every EVENTS_RELAY_POLL_SECONDS when
+no notification comes. After a round that took less than it could, it waits for the next
+notification rather than running an empty round, and one round answers every notification queued
+before it. Errors (broker or database) back off exponentially up to
 EVENTS_RELAY_MAX_BACKOFF_SECONDS.
 """
 
@@ -35,10 +37,10 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 
 from . import amqp
 from .catalogue import EXCHANGES
+from .outbox import CHANNEL
 
 log = logging.getLogger("events.relay")
 
-CHANNEL = "events_outbox"
 # For tests only: the relay kills itself after the broker's acks and before it marks rows sent.
 CRASH_AFTER_ACK = "EVENTS_RELAY_CRASH_AFTER_ACK"
 
@@ -142,6 +144,7 @@ class Relay:
         self.publisher = Publisher(broker_url)
         self.listener = None
         self.stopping = False
+        self.full = False  # whether the last round took as many rows as it may: more may be waiting
 
     def _close_broker(self):
         self.publisher.close()
@@ -155,9 +158,16 @@ class Relay:
         return self.listener
 
     def _wait(self, seconds: float):
-        """Until a notification comes or `seconds` pass."""
+        """Until a notification comes or `seconds` pass. The notifications already queued go with
+        it: one round serves every commit before it, and each would otherwise cost an empty round."""
         try:
-            for _ in self._listen().notifies(timeout=seconds, stop_after=1):
+            if self.listener is None or self.listener.closed:
+                self._listen()
+                return  # a round after the LISTEN sees whatever committed before it
+            listener = self.listener
+            for _ in listener.notifies(timeout=seconds, stop_after=1):
+                pass
+            for _ in listener.notifies(timeout=0):
                 pass
         except psycopg.Error:
             self.listener = None
@@ -174,9 +184,11 @@ class Relay:
                 cursor.execute(_CLAIM, [self.batch])
                 heads = [row[0] for row in cursor.fetchall()]
                 if not heads:
+                    self.full = False
                     return 0
                 cursor.execute(_FOLLOWERS, [heads, self.batch * 4])
                 rows = [Row(values) for values in cursor.fetchall()]
+            self.full = len(heads) == self.batch or len(rows) == self.batch * 4
             sent, failed = [], {}
             for row, error in zip(rows, self.publisher.publish(rows)):
                 aggregate = (row.aggregate_type, row.aggregate_id)
@@ -210,7 +222,8 @@ class Relay:
                 failures = 0
                 if published:
                     log.info("published %d", published)
-                if not published:
+                if not self.full:
+                    # What committed during the round has notified: no need for an empty round to know.
                     self._wait(self.poll)
             except DatabaseError as error:
                 failures += 1

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pika
 import pika.exceptions
+import psycopg
 import pytest
 import yaml
 from django.db import transaction
@@ -133,6 +134,33 @@ def test_a_rolled_back_change_gives_none(broker, amqp_channel, tenant, api):
     assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
     relay_all(broker)
     assert take(amqp_channel, queue, 1, timeout=1) == []
+
+
+def test_a_committed_change_wakes_the_relays_once_after_its_commit_and_a_rolled_back_one_never(tenant):
+    params = connection.get_connection_params()
+    listener = psycopg.connect(**{k: params[k] for k in ("dbname", "user", "password", "host", "port")
+                                  if params.get(k)}, autocommit=True)
+    listener.execute(f"LISTEN {outbox.CHANNEL}")
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.create_user(tenant, username="ann", email="ann@example.com")
+            raise RuntimeError("the rest of the change failed")
+        assert list(listener.notifies(timeout=0.5)) == []
+
+        with transaction.atomic():
+            services.create_user(tenant, username="bob", email="bob@example.com")  # UserCreated, FanProfileCreated
+            services.update_user(User.objects.get(username="bob"), {"first_name": "Bobby"})
+            assert OutboxEvent.objects.filter(sent_at__isnull=True).count() >= 3
+            assert list(listener.notifies(timeout=0.5)) == []  # nothing before the commit
+
+        assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1
+        assert list(listener.notifies(timeout=0.5)) == []  # one per transaction, however many rows
+        trigger = "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'events_outboxevent'::regclass AND NOT tgisinternal"
+        with connection.cursor() as cursor:
+            cursor.execute(trigger)
+            assert cursor.fetchone()[0] == 0  # no NOTIFY inside the writing transaction
+    finally:
+        listener.close()
 
 
 def test_every_recorded_service_action_publishes_a_catalogued_message():
