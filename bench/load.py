@@ -25,12 +25,15 @@ def wrk(url, path, users, auth, seconds, connections, threads, body=None):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(url, name, path, args, auth, users=None, body=None):
-    """A 2 s warm-up, then `args.runs` runs of `args.duration` s; medians of rps, p50 and p99."""
+def measure(url, name, path, args, auth, users=None, body=None, connections=None, runs=None):
+    """A 2 s warm-up, then `runs` (default `args.runs`) runs of `args.duration` s at `connections`
+    (default `args.connections`); medians of rps, p50 and p99."""
     users = users or args.users
-    wrk(url, path, users, auth, 2, args.connections, args.threads, body)  # warm-up
-    runs = [wrk(url, path, users, auth, args.duration, args.connections, args.threads, body)
-            for _ in range(args.runs)]
+    connections = connections or args.connections
+    threads = min(args.threads, connections)
+    wrk(url, path, users, auth, 2, connections, threads, body)  # warm-up
+    runs = [wrk(url, path, users, auth, args.duration, connections, threads, body)
+            for _ in range(runs or args.runs)]
     result = {
         "path": path,
         "rps": round(statistics.median(r["rps"] for r in runs), 1),

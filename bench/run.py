@@ -161,9 +161,9 @@ def deep_cursor(users):
     return KeysetOrOffsetPagination._encode(username)
 
 
-def table(results):
+def table(results, section="http"):
     lines = ["| measurement | req/s | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
-    for name, r in results["http"].items():
+    for name, r in results[section].items():
         lines.append(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
     return "\n".join(lines)
 
@@ -197,6 +197,8 @@ def main(argv=None):
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-keycloak", action="store_true", help="leave out the Keycloak step")
+    parser.add_argument("--skip-unloaded", action="store_true",
+                        help="leave out the one-connection run of every API shape (p50 and p99 without queueing)")
     parser.add_argument("--only-keycloak", action="store_true",
                         help="seed, then only the Keycloak step; prints its results, leaves bench/results alone")
     parser.add_argument("--keycloak-users", type=int, default=None,
@@ -254,6 +256,12 @@ def main(argv=None):
             results["http"][name] = measure(server.url, name, path.replace("{cursor}", cursor), args,
                                             None if path.startswith("/bench/") else auth)
         results["worker_peak_rss_mb"] = round(server.worker_peak_rss_mb(), 1)
+        if not args.only_keycloak and not args.skip_unloaded:
+            log("one connection at a time: latency without queueing")
+            results["http_unloaded"] = {
+                name: measure(server.url, f"{name} (1 connection)", path.replace("{cursor}", cursor), args,
+                              None if path.startswith("/bench/") else auth, connections=1, runs=1)
+                for name, path in {**LOOKUPS, **SEARCHES}.items()}
         if not args.skip_keycloak and not args.only_events:
             from bench import keycloak
 
@@ -283,6 +291,7 @@ def main(argv=None):
     results["plans"] = plans()
 
     reference = results["http"]["reference (bare DRF, no auth)"]["rps"]
+    reference_p99 = results["http"]["reference (bare DRF, no auth)"]["p99_ms"]
     lookups = {k: v for k, v in results["http"].items() if k.startswith("lookup")}
     v1_username = results["http"]["lookup by username"]["rps"]
     searches = {k: v for k, v in results["http"].items() if not k.startswith(("lookup", "reference", "count"))}
@@ -294,6 +303,8 @@ def main(argv=None):
             k: round(v["rps"] / v1_username, 2) for k, v in lookups.items() if k.endswith("SCIM")},
         "search p99 <= 15 ms": {k: v["p99_ms"] for k, v in searches.items()},
         "count p99 <= 100 ms": {k: v["p99_ms"] for k, v in counts.items()},
+        f"p99 <= 1.2x the reference's p99 at {args.connections} connections": {
+            k: round(v["p99_ms"] / reference_p99, 2) for k, v in results["http"].items() if "reference" not in k},
         "no sequential scan": [k for k, v in results["plans"].items() if v["seq_scan"]] or "none",
         "seeding <= 60 s": results["seeding"]["seconds"],
         "worker peak RSS <= 100 MB": results["worker_peak_rss_mb"],
@@ -313,7 +324,9 @@ def main(argv=None):
     (RESULTS / "latest.md").write_text(
         f"Measured {results['date']} on {results['machine']}, {args.users:,} users, "
         f"{args.connections} connections, median of {args.runs} runs of {args.duration} s.\n\n{table(results)}\n\n"
-        f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
+        + (f"Unloaded: one connection, one run of {args.duration} s.\n\n{table(results, 'http_unloaded')}\n\n"
+           if "http_unloaded" in results else "")
+        + f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
         f"indexes included). Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n"
         + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
         + (import_summary(results["keycloak_import"]) if "keycloak_import" in results else "")
