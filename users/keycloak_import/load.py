@@ -1,6 +1,7 @@
 """Writing a Keycloak export into a tenant: all of it in one transaction, or nothing.
 
-Users are read a batch at a time and copied (COPY) into temporary staging tables; the checks then
+Users are read and converted a chunk at a time (in worker processes for an export of several files,
+`stage`) and copied (COPY) into temporary staging tables on the import's connection; the checks then
 run in SQL over the whole export and the tenant as it would be after the run (a clash between two
 exported users, or with a user of the tenant that the export does not rewrite, or an id another
 tenant has). Any problem and the transaction rolls back: nothing of the run is written, and every
@@ -33,10 +34,9 @@ from audit import recording
 from users import services
 from users.models import Group, Role, Tenant
 
-from . import export
-from .convert import CredentialError, Problem, Skipped, UserRow, convert, default_roles
+from . import export, stage
+from .convert import Problem, Skipped, default_roles
 
-BATCH = 5000
 LISTED = 1000  # problems and skipped users kept for the report; the rest are counted
 ACTION = "tenant.keycloak_imported"
 recording.ACTIONS.add(ACTION)
@@ -100,46 +100,21 @@ USER_COLUMNS = ("id, username, email, email_verified, phone_number, phone_verifi
                 "is_active, created_at, attributes, required_actions, password")
 
 
-def _copy(cursor, table: str, columns: str, rows):
-    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _stage(cursor, batch: list[UserRow]):
-    _copy(cursor, "kc_users", USER_COLUMNS, (row.copy_row() for row in batch))
-    _copy(cursor, "kc_user_roles", "user_id, name", ((row.id, name) for row in batch for name in row.roles))
-    _copy(cursor, "kc_user_groups", "user_id, path", ((row.id, path) for row in batch for path in row.groups))
-
-
-def _read_users(files: export.ExportFiles, report: Report, cursor, progress) -> None:
-    defaults = default_roles(files.realm)
-    batch: list[UserRow] = []
-    last = None  # (file, user) last read, to say where a file breaks
-    try:
-        for path, user in export.users(files):
-            last = (path, str(user.get("id") or user.get("username") or "?"))
-            try:
-                result = convert(user, defaults)
-            except CredentialError as error:
-                raise export.ExportError(path, str(error), user=f"{last[1]} ({user.get('username')})") from None
-            progress.update(1)
-            report.counts["users read"] += 1
-            if isinstance(result, Skipped):
-                report.skip(result)
-            elif isinstance(result, Problem):
-                report.problem(result)
-            else:
-                report.kept_in_keycloak.update(result.kept)
-                batch.append(result)
-                if len(batch) >= BATCH:
-                    _stage(cursor, batch)
-                    batch = []
-    except export.ExportError as error:
-        if error.user is None and last is not None and last[0] == error.path:
-            raise export.ExportError(error.path, error.message, user=f"after {last[1]}") from None
-        raise
-    _stage(cursor, batch)
+def _read_users(files: export.ExportFiles, report: Report, cursor, progress, workers: int) -> None:
+    for chunk in stage.chunks([files.realm_file, *files.users_files], default_roles(files.realm), workers):
+        for table, columns, text in (("kc_users", USER_COLUMNS, chunk.users),
+                                     ("kc_user_roles", "user_id, name", chunk.roles),
+                                     ("kc_user_groups", "user_id, path", chunk.groups)):
+            if text:
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    copy.write(text)
+        report.counts["users read"] += chunk.read
+        for item in chunk.skipped:
+            report.skip(item)
+        for item in chunk.problems:
+            report.problem(item)
+        report.kept_in_keycloak.update(chunk.kept)
+        progress.update(chunk.read)
 
 
 # --- realm roles and groups -------------------------------------------------------------------
@@ -339,11 +314,12 @@ def _write_memberships(cursor, tenant: Tenant, report: Report):
 
 
 def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_run: bool = False,
-               progress=None) -> Report:
+               progress=None, workers: int = 1) -> Report:
     """Import one realm's export into the tenant `tenant_slug` (created if missing).
 
     Raises `export.ExportError` for bad input and `ImportConflicts` for data the backend cannot
     hold; in both cases nothing is written. With `dry_run`, everything is checked and rolled back.
+    `workers` processes convert the users files (`stage`).
     """
     report = Report(dry_run=dry_run)
     files = export.locate(Path(path), realm)
@@ -358,7 +334,7 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
             with connection.cursor() as cursor:
                 cursor.execute(STAGING)
                 started = time.monotonic()
-                _read_users(files, report, cursor, progress)
+                _read_users(files, report, cursor, progress, workers)
                 started = report.timed("read and stage", started)
                 _check(cursor, tenant, report)
                 started = report.timed("check", started)
