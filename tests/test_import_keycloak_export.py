@@ -384,3 +384,15 @@ def test_worker_processes_import_as_one_process_does(db, tmp_path, capsys):
         User.objects.filter(tenant__slug=f"legacy{workers}").delete()  # the next run reuses the ids
     assert reports[0] == reports[1]
     assert "users created: 12" in "\n".join(reports[0][:-1])
+
+
+def test_backslashes_tabs_and_newlines_arrive_as_written(db, tmp_path):
+    """COPY's text format gives these characters a meaning: they are escaped on the way."""
+    users = copy.deepcopy(all_users())
+    ada = next(u for u in users if u["username"] == "ada")
+    ada["lastName"] = "Love\\lace\t"
+    ada["attributes"]["note"] = ["a\\b\tc\nd\re", "\\N"]
+    run(write_export(tmp_path / "export", users))
+    imported = User.objects.get(id=ada["id"])
+    assert imported.last_name == "Love\\lace\t"
+    assert imported.attributes["note"] == ["a\\b\tc\nd\re", "\\N"]

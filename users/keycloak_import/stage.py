@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import re
 import traceback
 from collections import Counter
 from collections.abc import Iterator
@@ -27,10 +28,13 @@ CHUNK = 5000  # users
 QUEUED = 4  # chunks waiting per worker
 
 _ESCAPE = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_SPECIAL = re.compile(r"[\\\n\r\t]").search  # rare: translating only then is five times cheaper
 
 
 def _text(value: str | None) -> str:
-    return "\\N" if value is None else value.translate(_ESCAPE)
+    if value is None:
+        return "\\N"
+    return value.translate(_ESCAPE) if _SPECIAL(value) else value
 
 
 def _user_line(row: UserRow) -> str:
