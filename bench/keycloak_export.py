@@ -19,8 +19,8 @@ written as streams, a user at a time.
 The import runs in a child process (`manage.py import_keycloak_export`, its worker processes under
 it). Two memory figures: the largest peak RSS of any one process of the tree (`os.wait4`, which
 Linux gives as the maximum over the child and its waited-for descendants), and the peak of the
-tree's summed RSS, polled from /proc every 0.1 s (an upper bound: pages the forked workers share
-with their parent count in each). The phase split is the command's own report (`seconds:`).
+tree's summed PSS, polled from /proc every 0.1 s (RSS with the pages the forked workers share with
+their parent divided among them, rather than counted in each). The phase split is the command's own report (`seconds:`).
 """
 
 import argparse
@@ -124,14 +124,15 @@ def cached_export(count: int) -> Path:
     return directory
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """The summed RSS of `pid` and its descendants, from /proc (0 for a process gone meanwhile)."""
+def _tree_memory_kb(pid: int) -> int:
+    """The summed proportional set size (PSS) of `pid` and its descendants, from /proc: RSS with each
+    shared page divided among the processes sharing it (0 for a process gone meanwhile)."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1])
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += map(int, (task / "children").read_text().split())
@@ -152,7 +153,7 @@ def measure_import(directory: Path, tenant: str) -> dict:
                               "--no-progress"], cwd=Path(__file__).resolve().parent.parent, stdout=output)
     peak_tree = 0
     while (result := os.wait4(child.pid, os.WNOHANG))[0] == 0:
-        peak_tree = max(peak_tree, _tree_rss_kb(child.pid))
+        peak_tree = max(peak_tree, _tree_memory_kb(child.pid))
         time.sleep(0.1)
     _, status, usage = result
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -164,8 +165,8 @@ def measure_import(directory: Path, tenant: str) -> dict:
         raise SystemExit(f"import_keycloak_export failed (exit {child.returncode})")
     phases = next((line.split("seconds:", 1)[1].strip() for line in report.splitlines() if "seconds:" in line), "")
     return {"seconds": round(seconds, 1), "phases": {m["phase"]: float(m["seconds"]) for m in PHASE.finditer(phases)},
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "peak_rss_tree_mb": round(peak_tree / 1024, 1),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "load_average": os.getloadavg()[0]}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "peak_pss_tree_mb": round(peak_tree / 1024, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "load_average": round(os.getloadavg()[0], 1)}
 
 
 def run(count: int, keycloak: dict | None = None) -> dict:
@@ -180,7 +181,7 @@ def run(count: int, keycloak: dict | None = None) -> dict:
         result["keycloak_partial_import_users_per_second"] = partial["users_per_second"]
     log(f"imported {count:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s; "
         f"{', '.join(f'{k} {v}s' for k, v in result['phases'].items())}), peak RSS {result['peak_rss_mb']} MB "
-        f"(one process), {result['peak_rss_tree_mb']} MB (the tree), load average {result['load_average']:.1f}"
+        f"(largest process), {result['peak_pss_tree_mb']} MB PSS (the command and its workers), load average {result['load_average']:.1f}"
         + (f"; Keycloak's partial import: {partial['users_per_second']:,} users/s" if partial else ""))
     return result
 
@@ -200,7 +201,7 @@ def main(argv=None):
         result = measure_import(directory, args.import_into)
         result["users_per_second"] = round(args.users / result["seconds"])
         log(f"imported {args.users:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
-            f"peak RSS {result['peak_rss_mb']} MB (one process), {result['peak_rss_tree_mb']} MB (the tree)")
+            f"peak RSS {result['peak_rss_mb']} MB (largest process), {result['peak_pss_tree_mb']} MB PSS (all)")
         print(json.dumps(result))
 
 
