@@ -181,7 +181,8 @@ def run(count: int, keycloak: dict | None = None) -> dict:
         result["keycloak_partial_import_users_per_second"] = partial["users_per_second"]
     log(f"imported {count:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s; "
         f"{', '.join(f'{k} {v}s' for k, v in result['phases'].items())}), peak RSS {result['peak_rss_mb']} MB "
-        f"(largest process), {result['peak_pss_tree_mb']} MB PSS (the command and its workers), load average {result['load_average']:.1f}"
+        f"(largest process), {result['peak_pss_tree_mb']} MB PSS (the command and its workers), "
+        f"load average {result['load_average']}"
         + (f"; Keycloak's partial import: {partial['users_per_second']:,} users/s" if partial else ""))
     return result
 
