@@ -358,16 +358,6 @@ def test_the_admins_password_form_upgrades_an_imported_operators_hash(db, rf):
     assert User.objects.get(username="sha256-unicode").password.startswith("argon2$")
 
 
-def test_users_are_read_alike_whatever_window_the_text_comes_in(monkeypatch):
-    from users.keycloak_import import export
-    for path in sorted(DATA.rglob("*-users-*.json")) + sorted(DATA.rglob("realm_file/*-realm.json")):
-        whole = json.loads(path.read_text()).get("users", [])
-        assert list(export.users_in(path)) == whole
-        monkeypatch.setattr(export, "WINDOW", 7)  # every user spans many windows
-        assert list(export.users_in(path)) == whole
-        monkeypatch.undo()
-
-
 def test_worker_processes_import_as_one_process_does(db, tmp_path, capsys):
     """Files converted by several processes come in file order: the same rows, report and lists."""
     federated = {**copy.deepcopy(user("grace")), "id": "7e3c1b1e-0000-4000-8000-000000000001",
