@@ -1,9 +1,13 @@
 """A generated `kc.sh export` of N users, and the import's rate and peak memory on it.
 
     python -m bench.keycloak_export --users 1000000 --dir /tmp/export     # write only
-    python -m bench.keycloak_export --users 1000000 --dir /tmp/export --import-into bench-kc  # and time the import
+    python -m bench.keycloak_export --users 1000000 --import-into bench-kc  # the cached export, imported and timed
 
-`make bench` runs it after the Keycloak step (`run`), beside Keycloak's partial import rate.
+`make bench` runs it after the Keycloak step (`run`), beside Keycloak's partial import rate, on an
+export of N users (`make bench N=…`, 1,000,000 by default: the size the targets name). Writing a
+million users takes a minute or two, so the export is kept, keyed by its size and by `VERSION`
+(bumped whenever `user` or `realm` change), under `$XDG_CACHE_HOME/identity-backend/bench/` (or
+`~/.cache/…`), and written again only when missing.
 
 The export has Keycloak's shapes (`different_files`, 50,000 users a file, as `kc.sh export
 --users-per-file` writes them): every user with an e-mail address, names, attributes, a phone
@@ -12,14 +16,18 @@ Keycloak-format hashes made once per algorithm (Argon2id with Keycloak's default
 for every fourth user) and repeated, as the import copies hashes and never computes one. Files are
 written as streams, a user at a time.
 
-The import runs in a child process (`manage.py import_keycloak_export`), whose own peak RSS is read
-from `os.wait4` when it exits.
+The import runs in a child process (`manage.py import_keycloak_export`, its worker processes under
+it). Two memory figures: the largest peak RSS of any one process of the tree (`os.wait4`, which
+Linux gives as the maximum over the child and its waited-for descendants), and the peak of the
+tree's summed PSS, polled from /proc every 0.1 s (RSS with the pages the forked workers share with
+their parent divided among them, rather than counted in each). The phase split is the command's own report (`seconds:`).
 """
 
 import argparse
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +35,7 @@ import uuid
 from pathlib import Path
 
 REALM = "bench-kc"
+VERSION = 1  # of the generated export's content; a cached export of another version is not reused
 PER_FILE = 50_000
 PASSWORD = "bench-password-1"
 ROLES = ["fan", "editor", "viewer"]
@@ -98,57 +107,102 @@ def write(directory: Path, count: int, per_file: int = PER_FILE):
             out.write(" ]\n}\n")
 
 
-def measure_import(directory: Path, tenant: str) -> dict:
+def cached_export(count: int) -> Path:
+    """The generated export of `count` users, written once and kept."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "identity-backend" / "bench"
+    directory = cache / f"keycloak-export-v{VERSION}-{count}"
+    if (directory / "complete").exists():
+        log(f"reusing the {count:,}-user export in {directory}")
+        return directory
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
     started = time.monotonic()
-    child = subprocess.Popen([sys.executable, "manage.py", "import_keycloak_export", str(directory), "--tenant", tenant],
-                             cwd=Path(__file__).resolve().parent.parent)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own usage, not that of every child (Keycloak's)
+    write(directory, count)
+    (directory / "complete").write_text(f"{time.monotonic() - started:.1f} s\n")
+    log(f"wrote a {count:,}-user export in {time.monotonic() - started:.1f}s into {directory}")
+    return directory
+
+
+def _tree_memory_kb(pid: int) -> int:
+    """The summed proportional set size (PSS) of `pid` and its descendants, from /proc: RSS with each
+    shared page divided among the processes sharing it (0 for a process gone meanwhile)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += map(int, (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+PHASE = re.compile(r"(?P<phase>[a-z ]+?) (?P<seconds>[0-9.]+)(?:, |$)")
+
+
+def measure_import(directory: Path, tenant: str) -> dict:
+    import tempfile
+
+    output = tempfile.TemporaryFile("w+")  # not a pipe: a long report would fill it and stop the child
+    started = time.monotonic()
+    child = subprocess.Popen([sys.executable, "manage.py", "import_keycloak_export", str(directory), "--tenant", tenant,
+                              "--no-progress"], cwd=Path(__file__).resolve().parent.parent, stdout=output)
+    peak_tree = 0
+    while (result := os.wait4(child.pid, os.WNOHANG))[0] == 0:
+        peak_tree = max(peak_tree, _tree_memory_kb(child.pid))
+        time.sleep(0.1)
+    _, status, usage = result
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
+    output.seek(0)
+    report = output.read()
+    sys.stderr.write(report)
     if child.returncode:
         raise SystemExit(f"import_keycloak_export failed (exit {child.returncode})")
-    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    phases = next((line.split("seconds:", 1)[1].strip() for line in report.splitlines() if "seconds:" in line), "")
+    return {"seconds": round(seconds, 1), "phases": {m["phase"]: float(m["seconds"]) for m in PHASE.finditer(phases)},
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "peak_pss_tree_mb": round(peak_tree / 1024, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "load_average": round(os.getloadavg()[0], 1)}
 
 
 def run(count: int, keycloak: dict | None = None) -> dict:
-    """`make bench`'s step: write an export of `count` users, import it into its own tenant, and put
-    the rate beside Keycloak's partial import measured in the same run (when there was one)."""
-    import shutil
-    import tempfile
-
-    directory = Path(tempfile.mkdtemp(prefix="bench-kc-export-"))
-    try:
-        started = time.monotonic()
-        write(directory, count)
-        written = time.monotonic() - started
-        log(f"wrote a {count:,}-user export in {written:.1f}s; importing it")
-        result = {"users": count, "export_written_seconds": round(written, 1), **measure_import(directory, REALM)}
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    """`make bench`'s step: the export of `count` users (kept between runs), imported into its own
+    tenant, with the rate beside Keycloak's partial import measured in the same run (when there was one)."""
+    directory = cached_export(count)
+    log(f"importing {count:,} users")
+    result = {"users": count, **measure_import(directory, REALM)}
     result["users_per_second"] = round(count / result["seconds"])
     partial = ((keycloak or {}).get("load") or {}).get("partial_import")
     if partial:
         result["keycloak_partial_import_users_per_second"] = partial["users_per_second"]
-    log(f"imported {count:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
-        f"peak RSS {result['peak_rss_mb']} MB" + (f"; Keycloak's partial import: {partial['users_per_second']:,} "
-                                                   f"users/s" if partial else ""))
+    log(f"imported {count:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s; "
+        f"{', '.join(f'{k} {v}s' for k, v in result['phases'].items())}), peak RSS {result['peak_rss_mb']} MB "
+        f"(largest process), {result['peak_pss_tree_mb']} MB PSS (the command and its workers), "
+        f"load average {result['load_average']}"
+        + (f"; Keycloak's partial import: {partial['users_per_second']:,} users/s" if partial else ""))
     return result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--dir", type=Path, help="write it here (default: the cache `make bench` uses)")
     parser.add_argument("--import-into", metavar="TENANT", help="then import it into this tenant, timed")
     args = parser.parse_args(argv)
-    started = time.monotonic()
-    write(args.dir, args.users)
-    log(f"wrote {args.users:,} users in {time.monotonic() - started:.1f}s into {args.dir}")
+    if args.dir:
+        started = time.monotonic()
+        write(args.dir, args.users)
+        log(f"wrote {args.users:,} users in {time.monotonic() - started:.1f}s into {args.dir}")
+    directory = args.dir or cached_export(args.users)
     if args.import_into:
-        result = measure_import(args.dir, args.import_into)
+        result = measure_import(directory, args.import_into)
         result["users_per_second"] = round(args.users / result["seconds"])
         log(f"imported {args.users:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
-            f"peak RSS {result['peak_rss_mb']} MB")
+            f"peak RSS {result['peak_rss_mb']} MB (largest process), {result['peak_pss_tree_mb']} MB PSS (all)")
         print(json.dumps(result))
 
 

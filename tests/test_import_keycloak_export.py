@@ -356,3 +356,33 @@ def test_the_admins_password_form_upgrades_an_imported_operators_hash(db, rf):
     signed_in = authenticate(rf.post("/admin/login/"), username="ops/sha256-unicode", password=UNICODE_PASSWORD)
     assert signed_in is not None and signed_in.username == "sha256-unicode"
     assert User.objects.get(username="sha256-unicode").password.startswith("argon2$")
+
+
+def test_worker_processes_import_as_one_process_does(db, tmp_path, capsys):
+    """Files converted by several processes come in file order: the same rows, report and lists."""
+    federated = {**copy.deepcopy(user("grace")), "id": "7e3c1b1e-0000-4000-8000-000000000001",
+                 "username": "ldap-user", "email": "ldap@example.com", "federationLink": "ldap-component"}
+    export = write_export(tmp_path / "export", [*all_users(), federated], per_file=1)
+    reports = []
+    for workers in (1, 3):
+        run(export, tenant=f"legacy{workers}", workers=workers)
+        reports.append([line for line in capsys.readouterr().out.splitlines() if "seconds:" not in line])
+        rows = User.objects.filter(tenant__slug=f"legacy{workers}").order_by("username").values_list(
+            "id", "username", "email", "phone_number", "password", "attributes")
+        # (a user without a password gets a random unusable one)
+        reports[-1].append([(*row[:4], row[4] if not row[4].startswith("!") else "!", row[5]) for row in rows])
+        User.objects.filter(tenant__slug=f"legacy{workers}").delete()  # the next run reuses the ids
+    assert reports[0] == reports[1]
+    assert "users created: 12" in "\n".join(reports[0][:-1])
+
+
+def test_backslashes_tabs_and_newlines_arrive_as_written(db, tmp_path):
+    """COPY's text format gives these characters a meaning: they are escaped on the way."""
+    users = copy.deepcopy(all_users())
+    ada = next(u for u in users if u["username"] == "ada")
+    ada["lastName"] = "Love\\lace\t"
+    ada["attributes"]["note"] = ["a\\b\tc\nd\re", "\\N"]
+    run(write_export(tmp_path / "export", users))
+    imported = User.objects.get(id=ada["id"])
+    assert imported.last_name == "Love\\lace\t"
+    assert imported.attributes["note"] == ["a\\b\tc\nd\re", "\\N"]

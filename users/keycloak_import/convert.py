@@ -47,11 +47,6 @@ class UserRow:
     # What stays in Keycloak, by kind (credential types, client roles, social links), for the report.
     kept: list[str]
 
-    def copy_row(self) -> tuple:
-        return (self.id, self.username, self.email, self.email_verified, self.phone_number, self.phone_verified,
-                self.first_name, self.last_name, self.is_active, self.created_at, self.attributes,
-                self.required_actions, self.password)
-
 
 @dataclass
 class Skipped:

@@ -1,6 +1,7 @@
 """Writing a Keycloak export into a tenant: all of it in one transaction, or nothing.
 
-Users are read a batch at a time and copied (COPY) into temporary staging tables; the checks then
+Users are read and converted a chunk at a time (in worker processes for an export of several files,
+`stage`) and copied (COPY) into temporary staging tables on the import's connection; the checks then
 run in SQL over the whole export and the tenant as it would be after the run (a clash between two
 exported users, or with a user of the tenant that the export does not rewrite, or an id another
 tenant has). Any problem and the transaction rolls back: nothing of the run is written, and every
@@ -33,10 +34,9 @@ from audit import recording
 from users import services
 from users.models import Group, Role, Tenant
 
-from . import export
-from .convert import CredentialError, Problem, Skipped, UserRow, convert, default_roles
+from . import export, stage
+from .convert import Problem, Skipped, default_roles
 
-BATCH = 5000
 LISTED = 1000  # problems and skipped users kept for the report; the rest are counted
 ACTION = "tenant.keycloak_imported"
 recording.ACTIONS.add(ACTION)
@@ -87,8 +87,11 @@ class ImportConflicts(Exception):
 
 
 STAGING = """
+-- The checks group and join the whole export: in memory rather than in batches spilled to disk.
+SET LOCAL work_mem = '128MB';
 -- Gone at commit; dropped first too, for a run inside a caller's longer transaction (tests).
-DROP TABLE IF EXISTS pg_temp.kc_users, pg_temp.kc_user_roles, pg_temp.kc_user_groups, pg_temp.kc_changed;
+DROP TABLE IF EXISTS pg_temp.kc_users, pg_temp.kc_user_roles, pg_temp.kc_user_groups, pg_temp.kc_changed,
+    pg_temp.kc_existing;
 CREATE TEMPORARY TABLE kc_users (
     id uuid, username text, email text, email_verified boolean, phone_number text, phone_verified boolean,
     first_name text, last_name text, is_active boolean, created_at timestamptz, attributes jsonb,
@@ -100,46 +103,21 @@ USER_COLUMNS = ("id, username, email, email_verified, phone_number, phone_verifi
                 "is_active, created_at, attributes, required_actions, password")
 
 
-def _copy(cursor, table: str, columns: str, rows):
-    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _stage(cursor, batch: list[UserRow]):
-    _copy(cursor, "kc_users", USER_COLUMNS, (row.copy_row() for row in batch))
-    _copy(cursor, "kc_user_roles", "user_id, name", ((row.id, name) for row in batch for name in row.roles))
-    _copy(cursor, "kc_user_groups", "user_id, path", ((row.id, path) for row in batch for path in row.groups))
-
-
-def _read_users(files: export.ExportFiles, report: Report, cursor, progress) -> None:
-    defaults = default_roles(files.realm)
-    batch: list[UserRow] = []
-    last = None  # (file, user) last read, to say where a file breaks
-    try:
-        for path, user in export.users(files):
-            last = (path, str(user.get("id") or user.get("username") or "?"))
-            try:
-                result = convert(user, defaults)
-            except CredentialError as error:
-                raise export.ExportError(path, str(error), user=f"{last[1]} ({user.get('username')})") from None
-            progress.update(1)
-            report.counts["users read"] += 1
-            if isinstance(result, Skipped):
-                report.skip(result)
-            elif isinstance(result, Problem):
-                report.problem(result)
-            else:
-                report.kept_in_keycloak.update(result.kept)
-                batch.append(result)
-                if len(batch) >= BATCH:
-                    _stage(cursor, batch)
-                    batch = []
-    except export.ExportError as error:
-        if error.user is None and last is not None and last[0] == error.path:
-            raise export.ExportError(error.path, error.message, user=f"after {last[1]}") from None
-        raise
-    _stage(cursor, batch)
+def _read_users(files: export.ExportFiles, report: Report, cursor, progress, workers: int) -> None:
+    for chunk in stage.chunks([files.realm_file, *files.users_files], default_roles(files.realm), workers):
+        for table, columns, text in (("kc_users", USER_COLUMNS, chunk.users),
+                                     ("kc_user_roles", "user_id, name", chunk.roles),
+                                     ("kc_user_groups", "user_id, path", chunk.groups)):
+            if text:
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    copy.write(text)
+        report.counts["users read"] += chunk.read
+        for item in chunk.skipped:
+            report.skip(item)
+        for item in chunk.problems:
+            report.problem(item)
+        report.kept_in_keycloak.update(chunk.kept)
+        progress.update(chunk.read)
 
 
 # --- realm roles and groups -------------------------------------------------------------------
@@ -290,13 +268,19 @@ def _write_users(cursor, tenant: Tenant, report: Report):
           AND ({", ".join(f"u.{f}" for f in FIELDS)}, u.password)
               IS DISTINCT FROM ({new_values}, {PASSWORD})""", [tenant.id])
     report.counts["users updated"] += cursor.rowcount
+    # The ids already there, taken before the insert: an insert whose own source reads the table it
+    # fills can be planned (on a new or just-truncated table, whose statistics say empty) as a nested
+    # loop scanning that growing table once per exported user.
+    cursor.execute("""CREATE TEMPORARY TABLE kc_existing ON COMMIT DROP AS
+                      SELECT u.id FROM users_user u JOIN kc_users k ON k.id = u.id;
+                      ANALYZE kc_existing""")
     cursor.execute(f"""
         INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
                                 is_superuser, updated_at)
         SELECT k.id, %s, {", ".join(_exported(f, "now()") for f in FIELDS)},
                COALESCE(k.password, '!' || md5(random()::text)),
                CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
-        FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM users_user u WHERE u.id = k.id)""", [tenant.id])
+        FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)""", [tenant.id])
     report.counts["users created"] += cursor.rowcount
     from profiles.models import FanProfile  # every new user has one, as when created through the services
     cursor.execute(f"""
@@ -339,11 +323,12 @@ def _write_memberships(cursor, tenant: Tenant, report: Report):
 
 
 def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_run: bool = False,
-               progress=None) -> Report:
+               progress=None, workers: int = 1) -> Report:
     """Import one realm's export into the tenant `tenant_slug` (created if missing).
 
     Raises `export.ExportError` for bad input and `ImportConflicts` for data the backend cannot
     hold; in both cases nothing is written. With `dry_run`, everything is checked and rolled back.
+    `workers` processes convert the users files (`stage`).
     """
     report = Report(dry_run=dry_run)
     files = export.locate(Path(path), realm)
@@ -358,7 +343,7 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
             with connection.cursor() as cursor:
                 cursor.execute(STAGING)
                 started = time.monotonic()
-                _read_users(files, report, cursor, progress)
+                _read_users(files, report, cursor, progress, workers)
                 started = report.timed("read and stage", started)
                 _check(cursor, tenant, report)
                 started = report.timed("check", started)
@@ -381,6 +366,9 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
                 }, object_id=str(tenant.pk))
             if dry_run:
                 transaction.set_rollback(True)
+            started = time.monotonic()
+        if not dry_run:  # the deferred foreign-key checks of every written row run here
+            report.timed("commit", started)
     finally:
         progress.close()
     return report

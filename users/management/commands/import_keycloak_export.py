@@ -17,6 +17,7 @@ update in place (the delta pass at cutover); the same export twice changes nothi
 keep the services' invariants is in `users.keycloak_import.load`.
 """
 
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -34,14 +35,17 @@ class Command(BaseCommand):
         parser.add_argument("--realm", help="the realm, when the directory holds several")
         parser.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                            help="processes converting the users files (default: one per core)")
 
-    def handle(self, *args, path, tenant, realm, dry_run, no_progress, **options):
+    def handle(self, *args, path, tenant, realm, dry_run, no_progress, workers, **options):
         from tqdm import tqdm
 
         progress = tqdm(unit=" users", desc="importing", disable=True if no_progress else None,
                         file=self.stderr._out, smoothing=0.1)
         try:
-            report = load.run_import(path, tenant, realm=realm, dry_run=dry_run, progress=progress)
+            report = load.run_import(path, tenant, realm=realm, dry_run=dry_run, progress=progress,
+                                     workers=max(1, workers))
         except export.ExportError as error:
             raise CommandError(f"{error} — nothing was written") from None
         except load.ImportConflicts as error:
