@@ -20,7 +20,7 @@ import pika.exceptions
 import psycopg
 import pytest
 import yaml
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
