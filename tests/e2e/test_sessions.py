@@ -144,15 +144,22 @@ def test_the_limit_holds_in_the_passwordless_and_enrollment_flows_too(kc_admin, 
     assert (unlimited["browserFlow"], unlimited["directGrantFlow"]) == ("browser", "direct grant")
 
 
-def test_over_the_limit_phone_enrollment_is_refused(limited_realms, tenants, sms):
-    realm = "limit-deny"
-    info, user = limited_realms[realm], person(tenants[realm])
-    user.phone_number, user.phone_verified = "+15557000301", True
-    user.save(update_fields=["phone_number", "phone_verified"])
+def at_the_limit(limited_realms, tenants, client_id, **fields):
+    """A user of the `limit-deny` realm (limit 2) with `fields`, already signed in twice, and a
+    browser at the first page of `client_id`'s flow: (user, browser, page)."""
+    info, user = limited_realms["limit-deny"], person(tenants["limit-deny"])
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(fields))
     for _ in range(2):
-        grant(info, realm, user)
-    browser = Browser(info["base_url"], realm, REDIRECT_URI, client_id="identity-enroll")
-    page = browser.authorize()
+        grant(info, "limit-deny", user)
+    browser = Browser(info["base_url"], "limit-deny", REDIRECT_URI, client_id=client_id)
+    return user, browser, browser.authorize()
+
+
+def test_over_the_limit_phone_enrollment_is_refused(limited_realms, tenants, sms):
+    user, browser, page = at_the_limit(limited_realms, tenants, "identity-enroll",
+                                       phone_number="+15557000301", phone_verified=True)
     status, _, page = browser.submit(page, "kc-phone-form", {"phone_number": user.phone_number})
     assert status == 200 and 'id="kc-code-form"' in page, text(page)[:500]
     status, _, page = browser.submit(page, "kc-code-form", {"code": sms.wait_code(user.phone_number)})
@@ -160,18 +167,12 @@ def test_over_the_limit_phone_enrollment_is_refused(limited_realms, tenants, sms
 
 
 def test_over_the_limit_a_magic_link_is_refused(limited_realms, tenants, outbox):
-    realm = "limit-deny"
-    info, user = limited_realms[realm], person(tenants[realm])
-    user.email, user.email_verified = f"{user.username}@example.com", True
-    user.save(update_fields=["email", "email_verified"])
-    for _ in range(2):
-        grant(info, realm, user)
-    browser = Browser(info["base_url"], realm, REDIRECT_URI, client_id="identity-passwordless")
-    page = browser.authorize()
+    user, browser, page = at_the_limit(limited_realms, tenants, "identity-passwordless",
+                                       email=f"limited-{uuid.uuid4().hex[:8]}@example.com", email_verified=True)
     status, _, page = browser.submit(page, "kc-email-form", {"email": user.email})
     assert status == 200, text(page)[:500]
     # The suite's backend links to the `demo` realm; deployments put `{tenant}`, the realm's name, there.
-    link = outbox.wait_link(user.email).replace(f"/realms/{REALM}/", f"/realms/{realm}/")
+    link = outbox.wait_link(user.email).replace(f"/realms/{REALM}/", "/realms/limit-deny/")
     status, _, page = browser.follow(*browser.get(link)[:2])  # the link resumes the login, which then ends
     assert status == 403 and "There are too many sessions" in text(page), (status, text(page)[:500])
 
