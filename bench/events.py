@@ -28,7 +28,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.load import log
+from bench.load import log, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_LUA = Path(__file__).resolve().parent / "wrk" / "write.lua"
@@ -37,14 +37,9 @@ CPU_PARTS = ("gunicorn", "postgres", "relay", "broker", "consumer and sampler")
 
 
 def wrk_writes(url, users, auth, seconds, connections, threads, run, rate=0, log_prefix=""):
-    env = {**os.environ, "BENCH_N": str(users), "BENCH_AUTH": auth, "BENCH_RUN": run, "BENCH_RATE": str(rate),
-           "BENCH_THREADS": str(threads), "BENCH_LOG": log_prefix}
-    out = subprocess.run(
-        ["wrk", "--threads", str(threads), "--connections", str(connections), "--duration", f"{seconds}s",
-         "--timeout", "10s", "--script", str(WRITE_LUA), url],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_wrk(url, WRITE_LUA, {"BENCH_N": str(users), "BENCH_AUTH": auth, "BENCH_RUN": run,
+                                    "BENCH_RATE": str(rate), "BENCH_THREADS": str(threads), "BENCH_LOG": log_prefix},
+                   seconds, connections, threads)
 
 
 def cpu_seconds(session=None, parent=None):

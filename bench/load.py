@@ -15,12 +15,16 @@ def log(message):
 
 
 def wrk(url, path, users, auth, seconds, connections, threads, body=None):
-    env = {**os.environ, "BENCH_PATH": path, "BENCH_N": str(users), "BENCH_AUTH": auth or "",
-           "BENCH_BODY": body or ""}
+    return run_wrk(url, LUA, {"BENCH_PATH": path, "BENCH_N": str(users), "BENCH_AUTH": auth or "",
+                              "BENCH_BODY": body or ""}, seconds, connections, threads)
+
+
+def run_wrk(url, script, env, seconds, connections, threads):
+    """`script` under wrk with `env` added; the JSON line its `done` prints."""
     out = subprocess.run(
         ["wrk", "--threads", str(threads), "--connections", str(connections), "--duration", f"{seconds}s",
-         "--timeout", "10s", "--script", str(LUA), url],
-        env=env, capture_output=True, text=True, check=True,
+         "--timeout", "10s", "--script", str(script), url],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
