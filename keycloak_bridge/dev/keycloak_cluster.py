@@ -33,7 +33,7 @@ from typing import Sequence
 
 from keycloak_bridge.dev.keycloak_runner import (
     DEFAULT_ADMIN_PASSWORD, DEFAULT_ADMIN_USER, DEFAULT_START_TIMEOUT, KeycloakRunnerError, KeycloakServer,
-    _file_lock, _say, build_provider, fetch_distribution, install_provider, keycloak_version, wait_until_ready,
+    _file_lock, _say, build_provider, fetch_distribution, install_provider, keycloak_version, launch,
 )
 from keycloak_bridge.dev.processes import free_port
 
@@ -186,20 +186,10 @@ class ClusterDistribution:
         ]
         _say(f"starting cluster node {name} on http://127.0.0.1:{port} (management {management_port}, "
              f"JGroups 127.0.0.1:{jgroups_port}), log {log_path}")
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(args, cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        server = KeycloakServer(
+        server = launch(args, env, KeycloakServer(
             base_url=f"http://127.0.0.1:{port}", port=port, management_port=management_port,
             admin_user=DEFAULT_ADMIN_USER, admin_password=DEFAULT_ADMIN_PASSWORD, data_dir=data_dir,
-            log_path=log_path, home=self.home, process=process, pid=process.pid, version=self.version,
-        )
-        started = time.monotonic()
-        try:
-            wait_until_ready(server, timeout)
-        except BaseException:
-            server.stop()
-            raise
-        server.started_in = time.monotonic() - started  # the tests report it
+            log_path=log_path, home=self.home, version=self.version,
+        ), timeout)
         _say(f"node {name} ready after {server.started_in:.0f}s")
         return server

@@ -241,6 +241,7 @@ class KeycloakServer:
     process: subprocess.Popen | None = field(default=None, repr=False)
     pid: int | None = None
     version: str | None = None
+    started_in: float | None = None
 
     def is_running(self) -> bool:
         if self.process is not None:
@@ -337,6 +338,26 @@ def wait_until_ready(server: KeycloakServer, timeout: float = DEFAULT_START_TIME
     )
 
 
+def launch(args: Sequence[str], env: dict[str, str], server: KeycloakServer, timeout: float) -> KeycloakServer:
+    """Runs ``args`` in ``server.data_dir`` in a session of its own (so ``stop()`` ends the whole
+    JVM tree), logging to ``server.log_path``, and returns once Keycloak answers; a start that
+    fails or times out is stopped, not left behind. ``server.started_in`` is the wait, in seconds."""
+    with open(server.log_path, "ab") as log:
+        server.process = subprocess.Popen(args, cwd=server.data_dir, env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)
+    server.pid = server.process.pid
+    (server.data_dir / "keycloak.pid").write_text(str(server.pid))
+    started = time.monotonic()
+    try:
+        wait_until_ready(server, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    server.started_in = time.monotonic() - started
+    return server
+
+
 def start_keycloak(
     port: int | None = None,
     data_dir: str | os.PathLike[str] | None = None,
@@ -391,24 +412,12 @@ def start_keycloak(
         install_provider(home)
         _say(f"starting Keycloak {version} on http://127.0.0.1:{port} (management {management_port}), "
              f"log {log_path}")
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                args, cwd=data, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-        (data / "keycloak.pid").write_text(str(process.pid))
-        server = KeycloakServer(
+        server = launch(args, env, KeycloakServer(
             base_url=f"http://127.0.0.1:{port}", port=port, management_port=management_port,
             admin_user=admin_user, admin_password=admin_password, data_dir=data,
-            log_path=log_path, home=home, process=process, pid=process.pid, version=version,
-        )
-        started = time.monotonic()
-        try:
-            wait_until_ready(server, timeout)
-        except BaseException:
-            server.stop()
-            raise
-    _say(f"Keycloak {version} ready at {server.base_url} after {time.monotonic() - started:.0f}s")
+            log_path=log_path, home=home, version=version,
+        ), timeout)
+    _say(f"Keycloak {version} ready at {server.base_url} after {server.started_in:.0f}s")
     return server
 
 
