@@ -447,3 +447,37 @@ def test_a_credential_data_shared_by_users_is_read_for_each_as_written(db, tmp_p
     next(c for c in broken["credentials"] if c["type"] == "password")["credentialData"] = "{not json"
     with pytest.raises(CommandError, match=f"user {broken['id']} \\(grace\\): secretData or credentialData is not JSON"):
         run(write_export(tmp_path / "broken", users), tenant="other")
+
+
+def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):
+    """Past the threshold the non-unique indexes are dropped for the insert and built again from
+    their own definitions in the same transaction; a clash still rolls everything back, drops included."""
+    from users.keycloak_import import indexes
+
+    def definitions():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users_user' ORDER BY 1")
+            return cursor.fetchall()
+
+    before = definitions()
+    monkeypatch.setattr(indexes, "REBUILD_FROM", 2)
+    users = copy.deepcopy(all_users())
+    clash = copy.deepcopy(users)
+    next(u for u in clash if u["username"] == "grace")["email"] = "ada@example.com"
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "clash", clash))
+    assert definitions() == before
+    run(write_export(tmp_path / "export", users))
+    assert "indexes built after the insert (users locked until commit): 12" in capsys.readouterr().out
+    assert definitions() == before
+    with connection.cursor() as cursor:  # the rebuilt trigram index finds the imported users
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
+                       "SET LOCAL enable_indexonlyscan = off")
+        query = "SELECT username FROM users_user WHERE username LIKE %s"
+        cursor.execute("EXPLAIN " + query, ["%race%"])
+        assert "user_username_trgm" in " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute(query, ["%race%"])
+        assert cursor.fetchall() == [("grace",)]
+        cursor.execute("RESET enable_seqscan; RESET enable_indexscan; RESET enable_indexonlyscan")
+    run(write_export(tmp_path / "export", users))  # a delta pass creates no user: nothing is dropped
+    assert "indexes built after" not in capsys.readouterr().out
