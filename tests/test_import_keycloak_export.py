@@ -386,3 +386,98 @@ def test_backslashes_tabs_and_newlines_arrive_as_written(db, tmp_path):
     imported = User.objects.get(id=ada["id"])
     assert imported.last_name == "Love\\lace\t"
     assert imported.attributes["note"] == ["a\\b\tc\nd\re", "\\N"]
+
+
+def test_phone_numbers_already_in_e164_are_stored_as_the_services_store_them(db, tmp_path):
+    """E.164 numbers skip the parser when it would return them unchanged; every other spelling, and
+    an E.164-looking one the parser would change or refuse, is normalised or refused as the services do."""
+    from django.core.exceptions import ValidationError
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    from users import services
+    from users.keycloak_import import phone
+
+    def normalised(value):
+        try:
+            return services.normalise_phone(value)
+        except ValidationError:
+            return "refused"
+
+    # Every country code, numbers of every E.164 length, some starting as national prefixes do.
+    fast = 0
+    for country_code in sorted(COUNTRY_CODE_TO_REGION_CODE):
+        for length in range(8, 16):
+            for start in ("0", "1", "2", "5", "8", "9"):
+                national = (start + "4071930206185")[:length - len(str(country_code))]
+                value = f"+{country_code}{national}"
+                if phone.unchanged_e164(value):
+                    fast += 1
+                    assert normalised(value) == value, value
+    assert fast > 500  # the fast path is taken for most countries' ordinary numbers
+    assert phone.unchanged_e164("+15551230001") and not phone.unchanged_e164("+1 555 123 0001")
+    assert not phone.unchanged_e164("+4407911123456")  # a national prefix the parser strips
+
+    spellings = {"ada": ("+15551230001", "+15551230001"), "grace": ("+1 (555) 123-0002", "+15551230002"),
+                 "sha512-ascii": ("+4407911123456", "+447911123456"), "sha256-unicode": ("+447911123457", "+447911123457")}
+    users = copy.deepcopy(all_users())
+    for one in users:
+        if one["username"] in spellings:
+            one.setdefault("attributes", {})["phone_number"] = [spellings[one["username"]][0]]
+    run(write_export(tmp_path / "phones", users))
+    stored = dict(User.objects.filter(username__in=spellings).values_list("username", "phone_number"))
+    assert stored == {name: wanted for name, (_, wanted) in spellings.items()}
+
+    refused = copy.deepcopy(all_users())
+    next(u for u in refused if u["username"] == "grace").setdefault("attributes", {})["phone_number"] = ["+999123456789"]
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "refused", refused), tenant="refused")
+
+
+def test_a_credential_data_shared_by_users_is_read_for_each_as_written(db, tmp_path):
+    """`credentialData` strings are parsed once and shared: each user still gets the hash its own
+    credential gives, and a malformed one still names its user."""
+    users = copy.deepcopy(all_users())
+    run(write_export(tmp_path / "export", users))
+    for one in users:
+        password = next((c for c in one.get("credentials", []) if c["type"] == "password"), None)
+        if password and not one.get("serviceAccountClientId"):
+            assert User.objects.get(id=one["id"]).password == from_keycloak(password["secretData"],
+                                                                            password["credentialData"])
+    broken = next(u for u in users if u["username"] == "grace")
+    next(c for c in broken["credentials"] if c["type"] == "password")["credentialData"] = "{not json"
+    with pytest.raises(CommandError, match=f"user {broken['id']} \\(grace\\): secretData or credentialData is not JSON"):
+        run(write_export(tmp_path / "broken", users), tenant="other")
+
+
+def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):
+    """Past the threshold the non-unique indexes are dropped for the insert and built again from
+    their own definitions in the same transaction; a clash still rolls everything back, drops included."""
+    from users.keycloak_import import indexes
+
+    def definitions():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users_user' ORDER BY 1")
+            return cursor.fetchall()
+
+    before = definitions()
+    monkeypatch.setattr(indexes, "REBUILD_FROM", 2)
+    users = copy.deepcopy(all_users())
+    clash = copy.deepcopy(users)
+    next(u for u in clash if u["username"] == "grace")["email"] = "ada@example.com"
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "clash", clash))
+    assert definitions() == before
+    run(write_export(tmp_path / "export", users))
+    assert "indexes built after the insert (users locked until commit): 12" in capsys.readouterr().out
+    assert definitions() == before
+    with connection.cursor() as cursor:  # the rebuilt trigram index finds the imported users
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
+                       "SET LOCAL enable_indexonlyscan = off")
+        query = "SELECT username FROM users_user WHERE username LIKE %s"
+        cursor.execute("EXPLAIN " + query, ["%race%"])
+        assert "user_username_trgm" in " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute(query, ["%race%"])
+        assert cursor.fetchall() == [("grace",)]
+        cursor.execute("RESET enable_seqscan; RESET enable_indexscan; RESET enable_indexonlyscan")
+    run(write_export(tmp_path / "export", users))  # a delta pass creates no user: nothing is dropped
+    assert "indexes built after" not in capsys.readouterr().out

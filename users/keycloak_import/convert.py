@@ -11,11 +11,14 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 
 from users import services
 from users.keycloak_hashers import KeycloakCredentialError, from_keycloak
+
+from . import phone as phones
 
 PHONE_ATTRIBUTE = "phone_number"
 PHONE_VERIFIED_ATTRIBUTE = "phone_number_verified"
@@ -83,6 +86,17 @@ def _text(value, what: str, limit: int) -> str:
     return value
 
 
+@lru_cache(maxsize=64)
+def _credential_data(text: str):
+    """`credentialData` read once per distinct string: Keycloak writes the same one (algorithm,
+    iterations, parameters) for every password hashed under one policy, and parsing it is most of a
+    credential's cost. Shared between users, so never changed (`from_keycloak` only reads it)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # left to `from_keycloak`, which says what is wrong with it
+
+
 def password_of(credentials) -> tuple[str | None, list[str]]:
     """The Django-encoded password and the types of the credentials that stay in Keycloak."""
     password, others = None, []
@@ -96,7 +110,9 @@ def password_of(credentials) -> tuple[str | None, list[str]]:
         if password is not None:
             raise CredentialError("more than one password credential")
         try:
-            password = from_keycloak(credential.get("secretData") or "", credential.get("credentialData") or "")
+            data = credential.get("credentialData") or ""
+            password = from_keycloak(credential.get("secretData") or "",
+                                     _credential_data(data) if isinstance(data, str) else data)
         except KeycloakCredentialError as error:
             raise CredentialError(str(error)) from None
     return password, others
@@ -136,7 +152,7 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
         phone = phone[0] if isinstance(phone, list) and phone else phone
         phone_verified = phone_verified[0] if isinstance(phone_verified, list) and phone_verified else phone_verified
         try:
-            phone = services.normalise_phone(phone if isinstance(phone, str) else None)
+            phone = phones.normalise(phone if isinstance(phone, str) else None)
         except ValidationError as error:
             raise ValueError(f"phone_number: {_message(error)}") from None
         attributes = services.validate_attributes(attributes)
@@ -159,7 +175,7 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
             last_name=_text(user.get("lastName"), "lastName", NAME_LIMIT),
             is_active=user.get("enabled") is not False, created_at=created_at,
             attributes=json.dumps(attributes, ensure_ascii=False),
-            required_actions=json.dumps(required_actions), password=password,
+            required_actions=json.dumps(required_actions) if required_actions else "[]", password=password,
             roles=sorted({r for r in roles if r not in realm_defaults}), groups=sorted(set(groups)), kept=kept,
         )
     except ValidationError as error:

@@ -34,7 +34,7 @@ from audit import recording
 from users import services
 from users.models import Group, Role, Tenant
 
-from . import export, stage
+from . import export, indexes, stage
 from .convert import Problem, Skipped, default_roles
 
 LISTED = 1000  # problems and skipped users kept for the report; the rest are counted
@@ -257,31 +257,34 @@ def _exported(field: str, otherwise: str) -> str:
 
 
 def _write_users(cursor, tenant: Tenant, report: Report):
-    new_values = ", ".join(_exported(f, f"u.{f}") for f in FIELDS)
-    cursor.execute(f"""
-        UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
-            password = {PASSWORD},
-            deactivated_at = CASE WHEN k.is_active THEN NULL WHEN u.is_active THEN now() ELSE u.deactivated_at END,
-            updated_at = now()
-        FROM kc_users k
-        WHERE u.id = k.id AND u.tenant_id = %s
-          AND ({", ".join(f"u.{f}" for f in FIELDS)}, u.password)
-              IS DISTINCT FROM ({new_values}, {PASSWORD})""", [tenant.id])
-    report.counts["users updated"] += cursor.rowcount
-    # The ids already there, taken before the insert: an insert whose own source reads the table it
+    # The ids already there, taken before the writes: an insert whose own source reads the table it
     # fills can be planned (on a new or just-truncated table, whose statistics say empty) as a nested
     # loop scanning that growing table once per exported user.
     cursor.execute("""CREATE TEMPORARY TABLE kc_existing ON COMMIT DROP AS
                       SELECT u.id FROM users_user u JOIN kc_users k ON k.id = u.id;
                       ANALYZE kc_existing""")
-    cursor.execute(f"""
-        INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
-                                is_superuser, updated_at)
-        SELECT k.id, %s, {", ".join(_exported(f, "now()") for f in FIELDS)},
-               COALESCE(k.password, '!' || md5(random()::text)),
-               CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
-        FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)""", [tenant.id])
-    report.counts["users created"] += cursor.rowcount
+    cursor.execute("SELECT count(*) FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)")
+    new_users = cursor.fetchone()[0]
+    new_values = ", ".join(_exported(f, f"u.{f}") for f in FIELDS)
+    with indexes.set_aside(cursor, new_users, report):
+        cursor.execute(f"""
+            UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
+                password = {PASSWORD},
+                deactivated_at = CASE WHEN k.is_active THEN NULL WHEN u.is_active THEN now() ELSE u.deactivated_at END,
+                updated_at = now()
+            FROM kc_users k
+            WHERE u.id = k.id AND u.tenant_id = %s
+              AND ({", ".join(f"u.{f}" for f in FIELDS)}, u.password)
+                  IS DISTINCT FROM ({new_values}, {PASSWORD})""", [tenant.id])
+        report.counts["users updated"] += cursor.rowcount
+        cursor.execute(f"""
+            INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
+                                    is_superuser, updated_at)
+            SELECT k.id, %s, {", ".join(_exported(f, "now()") for f in FIELDS)},
+                   COALESCE(k.password, '!' || md5(random()::text)),
+                   CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
+            FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)""", [tenant.id])
+        report.counts["users created"] += cursor.rowcount
     from profiles.models import FanProfile  # every new user has one, as when created through the services
     cursor.execute(f"""
         INSERT INTO {FanProfile._meta.db_table} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
