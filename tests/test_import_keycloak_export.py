@@ -449,6 +449,17 @@ def test_a_credential_data_shared_by_users_is_read_for_each_as_written(db, tmp_p
         run(write_export(tmp_path / "broken", users), tenant="other")
 
 
+def test_keep_indexes_leaves_a_large_import_on_the_live_indexes(db, tmp_path, monkeypatch, capsys):
+    """`--keep-indexes`: past the threshold too, nothing is dropped, so other tenants' reads never wait."""
+    from users.keycloak_import import indexes
+
+    monkeypatch.setattr(indexes, "REBUILD_FROM", 2)
+    run(write_export(tmp_path / "export", copy.deepcopy(all_users())), keep_indexes=True)
+    out = capsys.readouterr().out
+    assert "indexes built after" not in out
+    assert User.objects.filter(tenant__slug="legacy").count() >= 2
+
+
 def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):
     """Past the threshold the non-unique indexes are dropped for the insert and built again from
     their own definitions in the same transaction; a clash still rolls everything back, drops included."""

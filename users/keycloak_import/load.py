@@ -256,7 +256,7 @@ def _exported(field: str, otherwise: str) -> str:
     return f"COALESCE(k.{field}, {otherwise})" if field == "created_at" else f"k.{field}"
 
 
-def _write_users(cursor, tenant: Tenant, report: Report):
+def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool = True):
     # The ids already there, taken before the writes: an insert whose own source reads the table it
     # fills can be planned (on a new or just-truncated table, whose statistics say empty) as a nested
     # loop scanning that growing table once per exported user.
@@ -266,7 +266,7 @@ def _write_users(cursor, tenant: Tenant, report: Report):
     cursor.execute("SELECT count(*) FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)")
     new_users = cursor.fetchone()[0]
     new_values = ", ".join(_exported(f, f"u.{f}") for f in FIELDS)
-    with indexes.set_aside(cursor, new_users, report):
+    with indexes.set_aside(cursor, new_users if rebuild_indexes else 0, report):
         cursor.execute(f"""
             UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
                 password = {PASSWORD},
@@ -326,12 +326,14 @@ def _write_memberships(cursor, tenant: Tenant, report: Report):
 
 
 def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_run: bool = False,
-               progress=None, workers: int = 1) -> Report:
+               progress=None, workers: int = 1, rebuild_indexes: bool = True) -> Report:
     """Import one realm's export into the tenant `tenant_slug` (created if missing).
 
     Raises `export.ExportError` for bad input and `ImportConflicts` for data the backend cannot
     hold; in both cases nothing is written. With `dry_run`, everything is checked and rolled back.
-    `workers` processes convert the users files (`stage`).
+    `workers` processes convert the users files (`stage`). `rebuild_indexes=False` keeps the user
+    table's indexes (and readers) live through a large import, at the cost of upkeep row by row
+    (`indexes.set_aside`).
     """
     report = Report(dry_run=dry_run)
     files = export.locate(Path(path), realm)
@@ -354,7 +356,7 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
                     raise ImportConflicts(report)
                 try:
                     with transaction.atomic():
-                        _write_users(cursor, tenant, report)
+                        _write_users(cursor, tenant, report, rebuild_indexes)
                         started = report.timed("write users", started)
                         _write_memberships(cursor, tenant, report)
                         report.timed("write memberships", started)

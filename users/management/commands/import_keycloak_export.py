@@ -37,15 +37,18 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                             help="processes converting the users files (default: one per core)")
+        parser.add_argument("--keep-indexes", action="store_true",
+                            help="never set the user table's search indexes aside: a large import then "
+                                 "runs slower but does not lock other tenants' user reads until it commits")
 
-    def handle(self, *args, path, tenant, realm, dry_run, no_progress, workers, **options):
+    def handle(self, *args, path, tenant, realm, dry_run, no_progress, workers, keep_indexes, **options):
         from tqdm import tqdm
 
         progress = tqdm(unit=" users", desc="importing", disable=True if no_progress else None,
                         file=self.stderr._out, smoothing=0.1)
         try:
             report = load.run_import(path, tenant, realm=realm, dry_run=dry_run, progress=progress,
-                                     workers=max(1, workers))
+                                     workers=max(1, workers), rebuild_indexes=not keep_indexes)
         except export.ExportError as error:
             raise CommandError(f"{error} — nothing was written") from None
         except load.ImportConflicts as error:
