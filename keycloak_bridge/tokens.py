@@ -156,13 +156,14 @@ def _unverified_parts(token: str) -> tuple[dict, dict]:
 def verify(token: str) -> tuple[int, dict]:
     """The tenant id and the claims of a valid access token; `InvalidToken` otherwise. The claims
     may be shared with other requests bearing the same token: read them, never change them."""
-    digest = hashlib.sha256(token.encode()).digest()
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
     cached = _verified.get(digest)
     if cached is not None and cached[0] > _clock():
         return cached[1], cached[2]
     tenant_id, claims = _checked(token)
     # Until the token expires (`exp` as jwt.decode read it, not the leeway past it), and no longer
-    # than a few seconds, so that a key withdrawn from the realm or an issuer moved soon counts too.
+    # than a few seconds: enough for a burst of calls, short enough that what the full check would
+    # notice later (the realm's keys fetched anew, an issuer's tenant re-read) soon counts too.
     lifetime = min(settings.OIDC_VERIFIED_TOKEN_CACHE_SECONDS, int(claims["exp"]) - time.time())
     if lifetime > 0:
         if len(_verified) >= _VERIFIED_CACHE_SIZE:
