@@ -205,6 +205,8 @@ OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 30)
 OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600)
 OIDC_JWKS_MIN_REFETCH_SECONDS = 10
 OIDC_ISSUER_CACHE_SECONDS = env_int("OIDC_ISSUER_CACHE_SECONDS", 60)
+# A verified token's signature check is reused this long (never past its exp); 0: checked every time.
+OIDC_VERIFIED_TOKEN_CACHE_SECONDS = env_int("OIDC_VERIFIED_TOKEN_CACHE_SECONDS", 5)
 
 # Users' Keycloak sessions, listed and ended through each realm's admin API (keycloak_bridge/sessions.py)
 # as the service account of its `identity-backend` client, whose secret is derived from this key.

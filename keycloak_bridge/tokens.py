@@ -12,10 +12,16 @@ A token is accepted only if
   and bad tokens cannot turn into a stream of fetches;
 - `aud` holds the API's audience, `exp`/`nbf` hold with a small leeway, and `typ` is `Bearer`
   (an ID token or a refresh token is not an access token).
+
+A token that passed is remembered, by its SHA-256, for OIDC_VERIFIED_TOKEN_CACHE_SECONDS and never
+past its `exp`: a person's calls in a row cost one signature check, not one each. Only this check is
+remembered; who the token speaks for (active or not, which roles) is read afresh on every request.
+The lookup compares digests, never the token, so its timing tells nothing about a token.
 """
 
 import base64
 import binascii
+import hashlib
 import json
 import threading
 import time
@@ -32,6 +38,8 @@ _key_sets_lock = threading.Lock()  # guards only the dict below, never held duri
 _key_sets: dict[str, "_KeySet"] = {}
 _issuers: dict[str, tuple[float, int | None]] = {}
 _ISSUER_CACHE_SIZE = 1024
+_verified: dict[bytes, tuple[float, int, dict]] = {}  # SHA-256 of a token -> (until, tenant id, claims)
+_VERIFIED_CACHE_SIZE = 4096
 _MAX_JWKS_BYTES = 1 << 20
 
 
@@ -146,7 +154,25 @@ def _unverified_parts(token: str) -> tuple[dict, dict]:
 
 
 def verify(token: str) -> tuple[int, dict]:
-    """The tenant id and the claims of a valid access token; `InvalidToken` otherwise."""
+    """The tenant id and the claims of a valid access token; `InvalidToken` otherwise. The claims
+    may be shared with other requests bearing the same token: read them, never change them."""
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    cached = _verified.get(digest)
+    if cached is not None and cached[0] > _clock():
+        return cached[1], cached[2]
+    tenant_id, claims = _checked(token)
+    # Until the token expires (`exp` as jwt.decode read it, not the leeway past it), and no longer
+    # than a few seconds: enough for a burst of calls, short enough that what the full check would
+    # notice later (the realm's keys fetched anew, an issuer's tenant re-read) soon counts too.
+    lifetime = min(settings.OIDC_VERIFIED_TOKEN_CACHE_SECONDS, int(claims["exp"]) - time.time())
+    if lifetime > 0:
+        if len(_verified) >= _VERIFIED_CACHE_SIZE:
+            _verified.clear()
+        _verified[digest] = (_clock() + lifetime, tenant_id, claims)
+    return tenant_id, claims
+
+
+def _checked(token: str) -> tuple[int, dict]:
     header, unverified = _unverified_parts(token)
     algorithm = header.get("alg")
     if algorithm not in settings.OIDC_ALLOWED_ALGORITHMS:
@@ -171,5 +197,7 @@ def verify(token: str) -> tuple[int, dict]:
 
 
 def forget_cached_issuers():
-    """After a tenant's issuer changes (connect_keycloak): this process forgets at once."""
+    """After a tenant's issuer changes (connect_keycloak): this process forgets at once, the tokens
+    it verified under the old mapping too."""
     _issuers.clear()
+    _verified.clear()

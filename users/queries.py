@@ -39,15 +39,16 @@ def user_with_memberships(tenant: Tenant, pk) -> User | None:
 
 
 def active_person(tenant_id, pk) -> User | None:
-    """The active user `pk` of the tenant, with its tenant and memberships: who a token speaks for.
+    """The active user `pk` of the tenant, with its tenant and role names: who a token speaks for
+    and what they may do (group paths are not read: nothing on a request decides by them).
 
     One statement built once, like the lookups by key: every request with a person's token runs it,
     and compiling the same query through the ORM cost more than running it."""
     rows = _fetch(_active_person_sql(), [tenant_id, pk])
     if not rows:
         return None
-    width = len(_columns(User)[0]) + len(MEMBERSHIPS)
-    user = _user_from_row(rows[0][:width], MEMBERSHIPS)
+    width = len(_columns(User)[0]) + 1
+    user = _user_from_row(rows[0][:width], ("role_names",))
     User.tenant.field.set_cached_value(user, _tenant_from_row(rows[0][width:]))
     return user
 
@@ -127,22 +128,25 @@ def _membership_sql() -> tuple[str, str]:
 
 
 @cache
-def _by_key_sql(column: str, condition: str, with_tenant: bool = False) -> str:
-    """The user's columns, then `role_names` and `group_paths`, then, when `with_tenant`, the
-    tenant's columns from a join (each in `_columns` order)."""
+def _by_key_sql(column: str, condition: str, with_tenant: bool = False, groups: bool = True) -> str:
+    """The user's columns, then `role_names` and (when `groups`) `group_paths`, then, when
+    `with_tenant`, the tenant's columns from a join (each in `_columns` order)."""
     q = connection.ops.quote_name
     user, tenant = q(User._meta.db_table), q(Tenant._meta.db_table)
     tenant_id = f"{user}.{q(User._meta.get_field('tenant').column)}"
     columns = ", ".join(f"{user}.{q(f.column)}" for f in User._meta.concrete_fields)
-    roles, groups = _membership_sql()
-    select, source = f"SELECT {columns}, {roles} AS role_names, {groups} AS group_paths", f"FROM {user}"
+    roles, group_paths = _membership_sql()
+    select, source = f"SELECT {columns}, {roles} AS role_names", f"FROM {user}"
+    if groups:
+        select += f", {group_paths} AS group_paths"
     if with_tenant:
         select += ", " + ", ".join(f"{tenant}.{q(f.column)}" for f in Tenant._meta.concrete_fields)
         source += f" JOIN {tenant} ON {tenant}.{q(Tenant._meta.pk.column)} = {tenant_id}"
     return f"{select} {source} WHERE {tenant_id} = %s AND {user}.{q(column)} {condition}"
 
 
+@cache
 def _active_person_sql() -> str:
     is_active = connection.ops.quote_name(User._meta.get_field("is_active").column)
     return _by_key_sql(User._meta.pk.column, f"= %s AND {connection.ops.quote_name(User._meta.db_table)}.{is_active}",
-                       with_tenant=True)
+                       with_tenant=True, groups=False)
