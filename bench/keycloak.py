@@ -12,7 +12,6 @@ rest are written with SQL into the same tables in the shape Keycloak gave the im
 """
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -21,8 +20,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.load import log, measure
@@ -38,6 +37,15 @@ SEARCHES = {
     "username exact": "username={username}&exact=true&max=20",
     "email exact": "email={email}&exact=true&max=20",
     "phone (q=phone_number:…)": "q=phone_number:{phone}&max=20",
+}
+# Admin REST reads besides the searches; {realm} is the realm's name, {id} the user's id in that realm.
+# Keycloak finds a user by id only in its own rows: realm A has them for the users it has seen, so
+# the id lookups ask for users of the login pool, after their first logins.
+COUNT = "count (users/count?search=*smi*)"
+ID_LOOKUP = "id exact (users/{id})"
+READS = {
+    COUNT: "/admin/realms/{realm}/users/count?search=*smi*",
+    ID_LOOKUP: "/admin/realms/{realm}/users/{id}",
 }
 LOGIN = "password login (direct grant)"
 
@@ -138,12 +146,17 @@ SOURCE_COLUMNS = ("n bigint, backend_id text, username text, email text, email_v
 
 
 def keycloak_id(backend_id):
-    """Realm B's id for a backend user. Not the backend's UUID itself: realm A's provider imports
-    its users' rows under that id, and user ids are unique across realms."""
-    return str(uuid.UUID(hashlib.md5(f"{REALM_B}:{backend_id}".encode()).hexdigest()))
+    """Realm B's id for a backend user: its UUID with the variant digit 8 made b. Not the backend's
+    UUID itself: realm A's provider imports its users' rows under that id, and user ids are unique
+    across realms. wrk computes it as it computes the backend's (`REALM_B_ID_FORMAT`)."""
+    if backend_id[19] != "8":
+        raise ValueError(f"expected a bench user's id (variant digit 8), got {backend_id}")
+    return backend_id[:19] + "b" + backend_id[20:]
 
 
-KEYCLOAK_ID_SQL = f"md5('{REALM_B}:' || s.backend_id)::uuid::text"
+KEYCLOAK_ID_SQL = "overlay(s.backend_id placing 'b' from 20 for 1)"
+# bench/wrk/request.lua's {id} for user i in realm B (bench.seed.uuid_of's, variant digit b).
+REALM_B_ID_FORMAT = "00000000-0000-4000-b000-%012d"
 
 
 def source_query(after, until):
@@ -396,6 +409,13 @@ def first_logins(kc_url, realm, pool, connections):
     return {"users": len(users), "seconds": round(seconds, 1), "logins_per_second": round(len(users) / seconds, 1)}
 
 
+def see_disabled(admin, realm, pool):
+    """The pool's disabled users (every 50th), whom first logins skip, looked up once by username:
+    then Keycloak has a row for every user of the pool."""
+    for i in range(50, pool + 1, 50):
+        admin.request("GET", f"/admin/realms/{realm}/users?username={username_of(i)}&exact=true")
+
+
 def fill(template, i):
     from bench.seed import email_domain
 
@@ -420,6 +440,38 @@ def check_searches(admin, count, complete=True):
     if wrong:
         raise SystemExit(f"realms {REALM_A} and {REALM_B} disagree on {wrong}: {found}")
     return found
+
+
+def check_reads(admin, count):
+    """The id lookup finds user count/2+1 in each realm, and both realms count alike."""
+    from bench.seed import uuid_of
+
+    backend_id = uuid_of(count // 2 + 1)
+    found = {}
+    for realm, user_id in ((REALM_A, backend_id), (REALM_B, keycloak_id(backend_id))):
+        status, user = admin.request("GET", f"/admin/realms/{realm}/users/{user_id}")
+        if status != 200 or user["username"] != username_of(count // 2 + 1):
+            raise SystemExit(f"realm {realm}: user {user_id} not found by id: {status} {user}")
+        found[realm] = admin.request("GET", READS[COUNT].replace("{realm}", realm))[1]
+    log(f"  id lookup finds user {count // 2 + 1:,} in both realms; count (search=*smi*): {found}")
+    if found[REALM_A] != found[REALM_B]:
+        raise SystemExit(f"realms {REALM_A} and {REALM_B} count *smi* differently: {found}")
+    return found
+
+
+@contextmanager
+def realm_ids(realm):
+    """wrk's {id} as the realm's user ids while measuring it (realm A's are the backend's)."""
+    previous = os.environ.get("BENCH_ID_FORMAT")
+    if realm == REALM_B:
+        os.environ["BENCH_ID_FORMAT"] = REALM_B_ID_FORMAT
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("BENCH_ID_FORMAT", None)
+        else:
+            os.environ["BENCH_ID_FORMAT"] = previous
 
 
 def user_shape(admin, i):
@@ -501,6 +553,7 @@ def run(backend_url, api_token, args, database_url):
         if count > imported:
             check_copies(admin, kc.base_url, imported, count)
         results["checks"] = check_searches(admin, count, complete=count == args.users)
+        results["checks"]["count (search=*smi*)"] = check_reads(admin, count)
 
         ops = {}
         body = ("grant_type=password&client_id=identity-frontend&username={username}&password="
@@ -515,9 +568,16 @@ def run(backend_url, api_token, args, database_url):
                 path = f"/admin/realms/{realm}/users?{query}"
                 ops.setdefault(name, {})[label] = row(measure(kc.base_url, f"{label}: {name}", path, args, auth,
                                                               users=count))
+            ops.setdefault(COUNT, {})[label] = row(measure(
+                kc.base_url, f"{label}: {COUNT}", READS[COUNT].replace("{realm}", realm), args, auth, users=count))
             if label.startswith("A") and policy == policies[0] or label.startswith("B"):
                 results.setdefault("first_logins", {})[label] = first_logins(kc.base_url, realm, pool,
                                                                                args.connections)
+                see_disabled(admin, realm, pool)
+            with realm_ids(realm):
+                ops.setdefault(ID_LOOKUP, {})[label] = row(measure(
+                    kc.base_url, f"{label}: {ID_LOOKUP}", READS[ID_LOOKUP].replace("{realm}", realm), args, auth,
+                    users=pool))
             ops.setdefault(LOGIN, {})[label] = row(measure(
                 kc.base_url, f"{label}: {LOGIN}", TOKEN_PATH.format(realm=realm), args, None, users=pool, body=body))
         results["operations"] = ops
@@ -531,17 +591,23 @@ def run(backend_url, api_token, args, database_url):
 
 
 def ratios(ops, policies):
-    """Searches: realm B's p50 over realm A's (how many times faster the provider is).
-    Login: realm A's p50 over realm B's (target <= 1.2). None where a side completed no request
-    within wrk's timeout (p50 0): its errors show in the table."""
+    """Searches and reads: realm B's p50 over realm A's (how many times faster the provider is), and
+    realm A's throughput over realm B's; target >= 1 for both. Login: realm A's p50 over realm B's
+    (target <= 1.2). None where a side completed no request within wrk's timeout (p50 0): its
+    errors show in the table."""
     def ratio(x, y):
         return round(x["p50_ms"] / y["p50_ms"], 2) if x["p50_ms"] and y["p50_ms"] else None
+
+    def throughput(x, y):
+        return round(x["rps"] / y["rps"], 2) if x["rps"] and y["rps"] else None
 
     out = {}
     for policy in policies:
         a = f"A federated ({policy})"
-        out[f"search speed-up, B p50 / A p50 ({policy})"] = {
-            name: ratio(ops[name]["B keycloak storage"], ops[name][a]) for name in SEARCHES}
+        out[f"speed-up, B p50 / A p50 ({policy})"] = {
+            name: ratio(ops[name]["B keycloak storage"], ops[name][a]) for name in (*SEARCHES, *READS)}
+        out[f"throughput, A req/s / B req/s ({policy})"] = {
+            name: throughput(ops[name][a], ops[name]["B keycloak storage"]) for name in (*SEARCHES, *READS, LOGIN)}
         out[f"login time, A p50 / B p50 ({policy})"] = ratio(ops[LOGIN][a], ops[LOGIN]["B keycloak storage"])
     return out
 

@@ -4,6 +4,7 @@
 --   BENCH_AUTH  the Authorization header, if any
 --   BENCH_BODY  a form body template, filled the same way; when set the request is a POST (a login),
 --               and users the seed deactivates (every 50th) are skipped so that every login may succeed
+--   BENCH_ID_FORMAT  the format of {id} for user i, when not the backend's (a Keycloak realm's own ids)
 -- done() prints one JSON line with throughput, latency percentiles (microseconds) and errors.
 
 local template = os.getenv("BENCH_PATH")
@@ -11,6 +12,8 @@ local n = tonumber(os.getenv("BENCH_N"))
 local auth = os.getenv("BENCH_AUTH")
 local body = os.getenv("BENCH_BODY")
 if body == "" then body = nil end
+local id_format = os.getenv("BENCH_ID_FORMAT")
+if id_format == nil or id_format == "" then id_format = "00000000-0000-4000-8000-%012d" end
 local first = {"james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "william",
   "elizabeth", "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "charles",
   "karen", "christopher", "nancy", "daniel", "lisa", "matthew", "betty", "anthony", "margaret", "mark",
@@ -41,7 +44,7 @@ local function fill(text, i)
   local username = first[1 + i % 32] .. "." .. last[1 + math.floor(i / 32) % 50] .. i
   local values = {
     i = tostring(i),
-    id = string.format("00000000-0000-4000-8000-%012d", i),
+    id = string.format(id_format, i),
     username = username,
     email = username .. "%40" .. domains[1 + math.floor(i / 1600) % 4],  -- bench.seed.email_domain
     phone = "%2B1555" .. string.format("%07d", i),

@@ -146,6 +146,27 @@ def test_an_exact_lookup_of_a_known_user_costs_one_backend_call(kc_admin, backen
     assert len(asked) == 1 and asked[0].startswith(expected), asked
 
 
+def test_a_new_user_takes_the_username_a_deleted_users_row_still_holds(kc_admin, backend, e2e_tenant):
+    """A backend page's local rows and usernames are looked up in one query, and the backend
+    users behind the rows holding its usernames in one call: a new user whose username the row of
+    a user deleted in the backend still holds gets it (that row goes), and the rest of the page is
+    imported beside it."""
+    stem = unique("qs")
+    old = backend_user(e2e_tenant, f"{stem}one", email=f"{stem}one@old.example.com")
+    assert keycloak_names(kc_admin, f"search={stem}") == [old.username]  # Keycloak keeps old's row
+    old_id = str(old.pk)
+    services.delete_user(old)
+    new = [backend_user(e2e_tenant, f"{stem}one", email=f"{stem}one@new.example.com"),
+           backend_user(e2e_tenant, f"{stem}two", email=f"{stem}two@new.example.com")]
+    before = backend.mark()
+    found = admin_get(kc_admin, f"/users?email={stem}&max=10")  # local rows keep no e-mail: all from the backend
+    assert sorted((u["username"], u["id"]) for u in found) == sorted((u.username, str(u.pk)) for u in new)
+    asked = [p for p in backend.paths_since(before, "/v1/users") if p.startswith("/v1/users")]
+    assert [p for p in asked if f"id={old_id}" in p] and f"/v1/users/{old_id}" not in asked, asked
+    status, _ = kc_admin.request("GET", f"/admin/realms/{REALM}/users/{old_id}")
+    assert status == 404
+
+
 def test_admin_paging_and_count(kc_admin, keycloak, backend, e2e_tenant, searchable):
     stem, made = searchable
     pages = [keycloak_names(kc_admin, f"search={stem}&first={first}&max=2") for first in (0, 2)]

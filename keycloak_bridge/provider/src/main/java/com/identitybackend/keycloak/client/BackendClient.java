@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.identitybackend.keycloak.client.BackendHttp.Response;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,6 +18,9 @@ import java.util.concurrent.CompletableFuture;
  * {@link VerificationClient}'s.
  */
 public class BackendClient {
+
+    /** Ids one {@link #getUsers} call may ask for (the backend's limit for repeated keys). */
+    public static final int MAX_IDS = 100;
 
     private final BackendHttp http;
 
@@ -41,6 +45,25 @@ public class BackendClient {
             return Optional.empty();
         }
         return Optional.of(UserJson.parseUser(r.expect(200).json()));
+    }
+
+    /**
+     * {@code GET /v1/users:search?id=…&id=…}: the users among these ids (at most {@link #MAX_IDS})
+     * that exist, in one call; ids that are not UUIDs are not sent.
+     */
+    public List<BackendUser> getUsers(Collection<String> ids) {
+        List<String> wanted = ids.stream().filter(BackendHttp::isUuid).distinct().toList();
+        if (wanted.isEmpty()) {
+            return List.of();
+        }
+        if (wanted.size() > MAX_IDS) {
+            throw new IllegalArgumentException("at most " + MAX_IDS + " ids per call, got " + wanted.size());
+        }
+        Map<String, Object> q = new LinkedHashMap<>();
+        q.put("id", wanted);
+        q.put("first", "0");
+        q.put("max", Integer.toString(wanted.size()));
+        return UserJson.parseUserPage(http.send("GET", "/v1/users:search", q, null).expect(200).json()).results();
     }
 
     public Optional<BackendUser> findByUsername(String username) {

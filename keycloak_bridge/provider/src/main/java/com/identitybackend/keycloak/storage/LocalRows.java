@@ -13,6 +13,7 @@ import org.keycloak.models.UserModel;
 import org.keycloak.models.UserProvider;
 import org.keycloak.storage.UserStoragePrivateUtil;
 
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +26,8 @@ import static com.identitybackend.keycloak.storage.SessionUsers.lower;
  * username, federation link): finding or creating them, adopting rows of Keycloak users migrated
  * to the backend, keeping their usernames in step, and wrapping them as {@link BackendUserAdapter}s.
  * It also remembers each row as it was before this request changed it, which is what Keycloak's
- * own search (run before the provider's) saw.
+ * own search (run before the provider's) saw. A page of backend users is looked up in one query
+ * ({@link #preload}); a row that exists and is in step is only read, never written.
  */
 final class LocalRows {
 
@@ -35,6 +37,7 @@ final class LocalRows {
     private final ComponentModel model;
     private final SessionUsers users;
     private final WriteBuffer writes;
+    private final PageRows page;
     private final Map<String, LocalRow> before = new HashMap<>();
 
     LocalRows(KeycloakSession session, ComponentModel model, SessionUsers users, WriteBuffer writes) {
@@ -42,6 +45,7 @@ final class LocalRows {
         this.model = model;
         this.users = users;
         this.writes = writes;
+        this.page = new PageRows(session);
     }
 
     KeycloakSession session() {
@@ -53,12 +57,26 @@ final class LocalRows {
     }
 
     /**
+     * Looks up the rows of these backend users, and the holders of their usernames, in one query;
+     * the backend users behind this provider's holders (renamed or deleted since Keycloak saw them)
+     * in one call, so that {@link #freeUsername} moves them aside without a call per row.
+     */
+    void preload(RealmModel realm, Collection<BackendUser> backendUsers) {
+        if (backendUsers.isEmpty()) {
+            return;
+        }
+        List<String> stale = page.load(realm, backendUsers).entrySet().stream()
+                .filter(e -> model.getId().equals(e.getValue())).map(Map.Entry::getKey).toList();
+        users.preload(stale);
+    }
+
+    /**
      * The Keycloak view of a backend user: finds or creates its minimal local row and wraps it.
      * Null when the id or username is taken by a local user this provider does not own.
      */
     UserModel imported(RealmModel realm, UserState state) {
         BackendUser v = state.view();
-        UserModel row = local().getUserById(realm, v.getId());
+        UserModel row = page.isAbsent(v.getId()) ? null : local().getUserById(realm, v.getId());
         String username = lower(v.getUsername());
         if (row == null) {
             if (!freeUsername(realm, username, v.getId())) {
@@ -92,6 +110,7 @@ final class LocalRows {
     UserModel create(RealmModel realm, String id, String username) {
         UserModel row = local().addUser(realm, id, username, false, false);
         row.setFederationLink(model.getId());
+        page.taken(id, lower(username));
         return row;
     }
 
@@ -106,6 +125,7 @@ final class LocalRows {
         }
         remember(row);
         row.setUsername(username);
+        page.taken(row.getId(), username);
     }
 
     /**
@@ -113,6 +133,9 @@ final class LocalRows {
      * current backend username or removed when the backend no longer has it.
      */
     boolean freeUsername(RealmModel realm, String username, String ownerId) {
+        if (page.isFree(username)) {
+            return true;
+        }
         UserModel other = local().getUserByUsername(realm, username);
         if (other == null || other.getId().equals(ownerId)) {
             return true;
@@ -138,6 +161,7 @@ final class LocalRows {
         }
         remember(other);
         other.setUsername(otherName);
+        page.taken(other.getId(), otherName);
         return true;
     }
 
@@ -145,6 +169,9 @@ final class LocalRows {
     boolean returnedByLocalSearch(RealmModel realm, Map<String, String> params, String id) {
         LocalRow row = before.get(id);
         if (row == null) {
+            if (page.isAbsent(id)) {
+                return false;
+            }
             UserModel local = local().getUserById(realm, id);
             if (local == null) {
                 return false;

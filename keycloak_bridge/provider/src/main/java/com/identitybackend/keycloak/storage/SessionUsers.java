@@ -8,6 +8,7 @@ import com.identitybackend.keycloak.client.SearchParams;
 import com.identitybackend.keycloak.client.UserField;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -51,6 +52,22 @@ final class SessionUsers {
             return null;
         }
         return remember(u.get());
+    }
+
+    /**
+     * Fetches the users of these ids that this session has not seen, {@link BackendClient#MAX_IDS}
+     * per call; the ids the backend does not have are remembered as missing. Later {@link #byId}
+     * calls for any of them make no call.
+     */
+    void preload(Collection<String> ids) {
+        List<String> unknown = ids.stream()
+                .filter(id -> BackendHttp.isUuid(id) && !byId.containsKey(id) && !missingIds.contains(id))
+                .distinct().toList();
+        for (int from = 0; from < unknown.size(); from += BackendClient.MAX_IDS) {
+            List<String> chunk = unknown.subList(from, Math.min(unknown.size(), from + BackendClient.MAX_IDS));
+            client.getUsers(chunk).forEach(this::remember);
+            chunk.stream().filter(id -> !byId.containsKey(id)).forEach(missingIds::add);
+        }
     }
 
     UserState byUsername(String username) {

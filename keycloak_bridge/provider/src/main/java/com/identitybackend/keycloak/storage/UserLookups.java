@@ -4,6 +4,8 @@ import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.storage.StorageId;
 
+import java.util.List;
+
 /**
  * {@code UserLookupProvider} and {@code ImportedUserValidation}: one backend user by id, username or
  * e-mail, imported as its minimal local row; and the check Keycloak makes of a row it found itself.
@@ -40,6 +42,10 @@ final class UserLookups {
     }
 
     private UserModel imported(RealmModel realm, UserState state) {
-        return state == null ? null : rows.imported(realm, state);
+        if (state == null) {
+            return null;
+        }
+        rows.preload(realm, List.of(state.view()));
+        return rows.imported(realm, state);
     }
 }

@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  * {@code UserQueryMethodsProvider}: searches, group members and attribute lookups, answered by the
  * backend and imported as minimal rows. Keycloak lists its own matches first and appends ours
  * without removing duplicates, so a search leaves out the users its database query already
- * returned ({@link LocalRows#returnedByLocalSearch}) and pages with {@link ResultPager}.
+ * returned ({@link LocalRows#returnedByLocalSearch}) and pages with {@link ResultPager}. The local
+ * rows of each backend page are looked up in one query ({@link LocalRows#preload}).
  */
 final class UserQueries {
 
@@ -55,7 +56,7 @@ final class UserQueries {
                     : Stream.ofNullable(rows.imported(realm, known));
         }
         List<BackendUser> page = ResultPager.collect(
-                (offset, want) -> client.search(filters, offset, want),
+                withLocalRows(realm, (offset, want) -> client.search(filters, offset, want)),
                 u -> rows.returnedByLocalSearch(realm, params, u.getId()),
                 first, max, !LocalMatcher.mayMatchMinimalRows(params), SCAN_BATCH);
         List<UserModel> out = new ArrayList<>();
@@ -68,7 +69,7 @@ final class UserQueries {
         if (g.isEmpty()) {
             return Stream.empty();
         }
-        return importPages(realm, (offset, want) -> client.groupMembers(g.get().id(), offset, want),
+        return importPages(realm, withLocalRows(realm, (offset, want) -> client.groupMembers(g.get().id(), offset, want)),
                 first(firstResult), max(maxResults), 0);
     }
 
@@ -77,7 +78,17 @@ final class UserQueries {
             return Stream.empty();
         }
         Map<String, String> filters = SearchParams.forAttribute(name, value);
-        return importPages(realm, (offset, want) -> client.search(filters, offset, want), 0, UNBOUNDED_CAP, SCAN_BATCH);
+        return importPages(realm, withLocalRows(realm, (offset, want) -> client.search(filters, offset, want)), 0,
+                UNBOUNDED_CAP, SCAN_BATCH);
+    }
+
+    /** Each page fetched, with its users' local rows looked up in one query before they are used. */
+    private ResultPager.PageSource withLocalRows(RealmModel realm, ResultPager.PageSource source) {
+        return (offset, want) -> {
+            Page<BackendUser> page = source.fetch(offset, want);
+            rows.preload(realm, page.results());
+            return page;
+        };
     }
 
     /**

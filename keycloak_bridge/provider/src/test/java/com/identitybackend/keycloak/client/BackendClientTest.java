@@ -86,6 +86,21 @@ class BackendClientTest {
     }
 
     @Test
+    void severalUsersByIdAreOneSearchWithRepeatedIds() {
+        stub.on("GET", "/v1/users:search", 200, "{\"results\": [" + ALICE + "], \"next\": null}");
+        String other = "00000000-0000-4000-8000-000000000002";
+        List<BackendUser> found = client.getUsers(List.of(ALICE_ID, other, ALICE_ID, "f:abc:alice"));
+        assertEquals(List.of(ALICE_ID), found.stream().map(BackendUser::getId).toList());
+        assertEquals(1, stub.requests.size());
+        assertEquals("id=" + ALICE_ID + "&id=" + other + "&first=0&max=2", stub.last().rawQuery());
+        assertTrue(client.getUsers(List.of("not-a-uuid")).isEmpty());
+        assertEquals(1, stub.requests.size(), "no call when no id is a UUID");
+        List<String> tooMany = java.util.stream.IntStream.rangeClosed(1, BackendClient.MAX_IDS + 1)
+                .mapToObj(i -> String.format("00000000-0000-4000-8000-%012d", i)).toList();
+        assertThrows(IllegalArgumentException.class, () -> client.getUsers(tooMany));
+    }
+
+    @Test
     void countUsesCountEndpointWithGroupPaths() {
         stub.on("GET", "/v1/users:count", 200, "{\"count\": 42}");
         assertEquals(42, client.count(Map.of("enabled", "true"), List.of("/brand/admins")));
