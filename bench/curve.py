@@ -107,13 +107,14 @@ def draw(newest, path):
     figure, axes = pyplot.subplots(2, 2, figsize=(15, 11), layout="constrained")
     (throughput, latency), (counts, seeding) = axes
     names = dict.fromkeys(name for run in newest.values() for name in run["http"])
-    for name in names:
-        if kind(name) not in ("lookup", "search"):
-            continue
+    shapes = [name for name in names if kind(name) in ("lookup", "search")]
+    colours = pyplot.get_cmap("tab20").colors
+    for index, name in enumerate(shapes):
         at = [n for n in ns if name in newest[n]["http"]]
-        style = "-o" if kind(name) == "lookup" else "--s"
-        throughput.plot(at, [ratio(newest[n], name) for n in at], style, markersize=4, label=name)
-        latency.plot(at, [newest[n]["http"][name]["p50_ms"] for n in at], style, markersize=4, label=name)
+        style = {"color": colours[index % len(colours)], "marker": "o" if kind(name) == "lookup" else "s",
+                 "linestyle": "-" if kind(name) == "lookup" else "--", "markersize": 4, "label": name}
+        throughput.plot(at, [ratio(newest[n], name) for n in at], **style)
+        latency.plot(at, [newest[n]["http"][name]["p50_ms"] for n in at], **style)
     at = [n for n in ns if REFERENCE in newest[n]["http"]]
     latency.plot(at, [newest[n]["http"][REFERENCE]["p50_ms"] for n in at], "k-", linewidth=2, label=REFERENCE)
     throughput.axhline(1, color="black", linewidth=1)
