@@ -84,16 +84,19 @@ def markdown(newest):
             return "–" if run is None else (f"{run:,}" if isinstance(run, int) else str(run)) + suffix
         return value
     lines += [f"| seeding | {cells(newest, get('seeding', 'seconds', suffix=' s'))} |",
+              f"| seeding, PostgreSQL's CPU | {cells(newest, get('seeding', 'postgresql_cpu_seconds', suffix=' s'))} |",
               f"| bytes per user, backend | {cells(newest, get('disk', 'bytes_per_user'))} |",
               f"| bytes per user, Keycloak realm B | {cells(newest, get('keycloak', 'disk', 'bytes_per_user'))} |",
               f"| worker peak RSS | {cells(newest, get('worker_peak_rss_mb', suffix=' MB'))} |"]
-    labels = dict.fromkeys(label for run in newest.values() for label in run.get("keycloak", {}).get("cpu_per_login", {}))
+    labels = dict.fromkeys(label for run in newest.values()
+                           for label in run.get("keycloak", {}).get("cpu_per_login", {}))
     for label in labels:
         lines.append(f"| CPU per login, {label} | "
                      f"{cells(newest, get('keycloak', 'cpu_per_login', label, 'total_ms', suffix=' ms'))} |")
     lines += ["", "## Flatness", "", "| check | figure | |", "|---|---|---|"]
     for what, figure, passed in flatness(newest):
-        lines.append(f"| {what} | {figure} | {'not measured' if passed is None else 'ok' if passed else '**missed**'} |")
+        verdict = "not measured" if passed is None else "ok" if passed else "**missed**"
+        lines.append(f"| {what} | {figure} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
