@@ -1,10 +1,13 @@
 """The scale curve's bookkeeping: which kept run stands for each N, and the flatness check."""
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 
-from bench import curve, disk, runs
+from bench import cpu, curve, disk, runs
 
 
 def run(n, date, reference=100.0, lookup=100.0, search=50.0, count_p99=40.0, seeding=10.0, http=True):
@@ -69,3 +72,22 @@ def test_the_backend_user_tables_come_from_the_models():
     tables = disk.backend_user_tables()
     assert {"users_user", "users_user_roles", "users_user_identity_groups", "users_userlogin"} <= set(tables)
     assert "users_tenant" not in tables and "users_role" not in tables
+
+
+def test_cpu_of_a_process_tree_counts_children_that_exited():
+    """A shell whose child burned 0.3 CPU-seconds and exited: the child's CPU is now the shell's
+    cutime, as PostgreSQL's closed backends' is the postmaster's."""
+    burn = "import time\nwhile time.process_time() < 0.3: pass"
+    shell = subprocess.Popen(["sh", "-c", f'"{sys.executable}" -c "$0"; read line', burn],
+                             stdin=subprocess.PIPE, text=True)
+    try:
+        started = time.monotonic()
+        while not cpu.children(shell.pid) and time.monotonic() - started < 60:
+            time.sleep(0.01)
+        while cpu.children(shell.pid) and time.monotonic() - started < 600:
+            time.sleep(0.05)
+        assert not cpu.children(shell.pid)
+        assert cpu.tree_seconds(shell.pid) >= 0.25  # counted in clock ticks
+    finally:
+        shell.communicate("\n", timeout=60)
+    assert cpu.tree_seconds(shell.pid) == 0.0  # gone: nothing left to count
