@@ -65,7 +65,7 @@ SELECT
     lower(f.name) || '.' || lower(l.name) || i,
     lower(f.name) || '.' || lower(l.name) || i || '@' || (%(domains)s::text[])[1 + (i / %(block)s) %% 4],
     i %% 3 <> 0,
-    '+1555' || lpad(i::text, 7, '0'),
+    '+1555' || lpad(i::text, greatest(7, length(i::text)), '0'),  -- padded, never cut (at 10,000,000)
     i %% 2 = 0,
     f.name,
     CASE WHEN i %% %(rare_every)s = 0 THEN %(rare)s ELSE l.name END,
