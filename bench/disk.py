@@ -53,11 +53,17 @@ def keycloak(db, realm_b, users):
             continue
         columns = {name for (name,) in db.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s", [table]).fetchall()}
-        if table == "user_entity" or "realm_id" in columns:
+        if "realm_id" in columns:
             by_realm = db.execute(f"SELECT realm_id, count(*) FROM {table} GROUP BY 1").fetchall()
-        else:
+        elif "user_id" in columns:
             by_realm = db.execute(f"SELECT e.realm_id, count(*) FROM {table} t JOIN user_entity e ON e.id = "
                                   "t.user_id GROUP BY 1").fetchall()
+        else:  # a consent's client scopes: the realm is the consent's
+            consent = "fed_user_consent" if table.startswith("fed_") else "user_consent"
+            realm = "c.realm_id" if consent == "fed_user_consent" else "e.realm_id"
+            join = "" if consent == "fed_user_consent" else " JOIN user_entity e ON e.id = c.user_id"
+            by_realm = db.execute(f"SELECT {realm}, count(*) FROM {table} t JOIN {consent} c ON c.id = "
+                                  f"t.user_consent_id{join} GROUP BY 1").fetchall()
         rows = {realms.get(realm, realm): count for realm, count in by_realm}
         size = db.execute("SELECT pg_total_relation_size(%s::regclass)", [table]).fetchone()[0]
         all_rows = sum(rows.values())
