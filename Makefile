@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
+BENCH_STAMP := $(VENV)/.requirements-bench-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -51,11 +52,18 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
 ## Benchmarks (not part of `make test`): seed N users, load the API under gunicorn with wrk, report;
-## BENCH_ARGS passes flags to bench/run.py (BENCH_ARGS=--only-events: the events step alone).
-bench: $(STAMP)
+## BENCH_ARGS passes flags to bench/run.py (BENCH_ARGS=--only-events: the events step alone;
+## BENCH_ARGS=--api-only: seeding and the API, as for the 10,000,000-user point of the scale curve).
+## Every run is kept in bench/results/runs/; bench/results/curve.{md,png} compare the newest per N.
+bench: $(STAMP) $(BENCH_STAMP)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \
 		$(PY) -m bench.run --users $(N) $(BENCH_ARGS)
+
+## matplotlib (the scale curve's picture) and py-spy, for `make bench` only.
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet --requirement requirements-bench.txt
+	@touch $(BENCH_STAMP)
 
 ## Regenerate the committed OpenAPI schema after an API change (on PostgreSQL, as the test compares it),
 ## and the AsyncAPI document of the events from their catalogue (events/catalogue.py).

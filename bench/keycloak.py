@@ -511,8 +511,9 @@ def row(result):
     return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "errors")}
 
 
-def run(backend_url, api_token, args, database_url):
-    """Returns the `keycloak` section of latest.json; stops everything it started."""
+def run(backend_url, api_token, args, database_url, backend_pid=None):
+    """Returns the `keycloak` section of latest.json; stops everything it started. `backend_pid`:
+    gunicorn's master, whose CPU per login is counted with Keycloak's and PostgreSQL's."""
     from bench.seed import BENCH_PASSWORD
     from keycloak_bridge.dev.realm import AdminClient
 
@@ -578,8 +579,12 @@ def run(backend_url, api_token, args, database_url):
                 ops.setdefault(ID_LOOKUP, {})[label] = row(measure(
                     kc.base_url, f"{label}: {ID_LOOKUP}", READS[ID_LOOKUP].replace("{realm}", realm), args, auth,
                     users=pool))
-            ops.setdefault(LOGIN, {})[label] = row(measure(
-                kc.base_url, f"{label}: {LOGIN}", TOKEN_PATH.format(realm=realm), args, None, users=pool, body=body))
+            counters = login_cpu_counters(kc, backend_pid)
+            login = measure(kc.base_url, f"{label}: {LOGIN}", TOKEN_PATH.format(realm=realm), args, None, users=pool,
+                            body=body)
+            ops.setdefault(LOGIN, {})[label] = row(login)
+            results.setdefault("cpu_per_login", {})[label] = counters.per_request(login["requests"])
+        results["disk"] = keycloak_disk(database_url, count)
         results["operations"] = ops
         results["ratios"] = ratios(ops, policies)
         results["auth_overhead"] = auth_overhead(kc.base_url, backend_url, api_token, args)
@@ -588,6 +593,23 @@ def run(backend_url, api_token, args, database_url):
         shutil.rmtree(data_dir, ignore_errors=True)
         log("Keycloak stopped")
     return results
+
+
+def login_cpu_counters(kc, backend_pid):
+    from bench.cpu import Counters, postmaster_pid
+
+    return Counters({"keycloak": kc.process.pid if kc.process is not None else kc.pid, "backend": backend_pid,
+                     "postgresql": postmaster_pid()})
+
+
+def keycloak_disk(database_url, count):
+    """Bytes per user of realm B's rows, after the first logins gave realm A its minimal rows."""
+    import psycopg
+
+    from bench.disk import keycloak
+
+    with psycopg.connect(database_url, dbname=KEYCLOAK_DATABASE, autocommit=True) as db:
+        return keycloak(db, REALM_B, count)
 
 
 def ratios(ops, policies):

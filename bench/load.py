@@ -35,7 +35,7 @@ def measure(url, name, path, args, auth, users=None, body=None, connections=None
     users = users or args.users
     connections = connections or args.connections
     threads = min(args.threads, connections)
-    wrk(url, path, users, auth, 2, connections, threads, body)  # warm-up
+    warmup = wrk(url, path, users, auth, 2, connections, threads, body)
     runs = [wrk(url, path, users, auth, args.duration, connections, threads, body)
             for _ in range(runs or args.runs)]
     result = {
@@ -44,6 +44,7 @@ def measure(url, name, path, args, auth, users=None, body=None, connections=None
         "p50_ms": round(statistics.median(r["p50_us"] for r in runs) / 1000, 2),
         "p99_ms": round(statistics.median(r["p99_us"] for r in runs) / 1000, 2),
         "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs) + warmup["requests"],  # warm-up included, as CPU counters are
     }
     log(f"{name:<40} {result['rps']:>8,.0f} req/s  p50 {result['p50_ms']:>6.2f} ms  p99 {result['p99_ms']:>6.2f} ms"
         + (f"  ERRORS {result['errors']}" if result["errors"] else ""))

@@ -8,7 +8,6 @@ targets are ratios to the bare reference view measured in the same run (bench/re
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import django
 
-from bench import events
+from bench import cpu, curve, disk, events, runs
 from bench.load import log, measure
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
 
@@ -62,12 +61,14 @@ class Gunicorn:
                "DJANGO_DEBUG": "false", "LOG_LEVEL": "WARNING"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "identity.wsgi", "--workers", str(workers), "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "--timeout", "180"],
             cwd=ROOT, env=env,
         )
-        if not wait_until_answers(f"{self.url}/healthz", 60, self.process):
+        # A worker's first request imports the URL configuration (SCIM's models among it): over
+        # gunicorn's default 30 s on a loaded machine, which killed the workers before they answered.
+        if not wait_until_answers(f"{self.url}/healthz", 240, self.process):
             self.stop()
-            raise SystemExit("gunicorn did not answer /healthz within 60 s")
+            raise SystemExit("gunicorn did not answer /healthz within 240 s")
 
     @property
     def url(self):
@@ -168,6 +169,24 @@ def table(results, section="http"):
     return "\n".join(lines)
 
 
+def footprint(results):
+    """Bytes on disk per user and CPU per password login: what a user and a login cost."""
+    lines = ["| per user / per login | backend | Keycloak's own storage (realm B) |", "|---|---:|---:|",
+             f"| bytes on disk per user (tables + indexes) | {results['disk']['bytes_per_user']:,} | "
+             + (f"{results['keycloak']['disk']['bytes_per_user']:,}" if "disk" in results.get("keycloak", {})
+                else "not measured") + " |"]
+    per_login = results.get("keycloak", {}).get("cpu_per_login")
+    if per_login:
+        lines += ["", "| CPU ms per password login (end to end) | Keycloak | backend (gunicorn) | PostgreSQL "
+                  "(whole server) | total |", "|---|---:|---:|---:|---:|"]
+        for label, c in per_login.items():
+            lines.append(f"| {label} | {c.get('keycloak_ms', 0)} | {c.get('backend_ms', 0)} | "
+                         f"{c.get('postgresql_ms', 0)} | **{c['total_ms']}** |")
+        lines.append("\nPostgreSQL's figure counts every process of the server, which the backend's and "
+                     "Keycloak's databases share; the warm-up requests are counted with the measured ones.")
+    return "\n".join(lines)
+
+
 def keycloak_summary(section):
     from bench.keycloak import table as keycloak_table
 
@@ -201,6 +220,8 @@ def main(argv=None):
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-keycloak", action="store_true", help="leave out the Keycloak step")
+    parser.add_argument("--api-only", action="store_true",
+                        help="seed and measure the API only: --skip-keycloak --skip-keycloak-import --skip-events")
     parser.add_argument("--skip-unloaded", action="store_true",
                         help="leave out the one-connection run of every API shape (p50 and p99 without queueing)")
     parser.add_argument("--only-keycloak", action="store_true",
@@ -222,6 +243,10 @@ def main(argv=None):
     parser.add_argument("--events-sustained-seconds", type=int, default=30,
                         help="seconds of the fixed-rate writes with the relay publishing")
     args = parser.parse_args(argv)
+    if args.api_only:
+        if args.only_keycloak or args.only_events:
+            parser.error("--api-only excludes --only-keycloak and --only-events")
+        args.skip_keycloak = args.skip_keycloak_import = args.skip_events = True
     if args.only_keycloak and args.skip_keycloak:
         parser.error("--only-keycloak and --skip-keycloak exclude each other")
     if args.only_events and (args.skip_events or args.only_keycloak):
@@ -239,13 +264,16 @@ def main(argv=None):
     from users.models import ApiClient, Tenant
 
     call_command("migrate", verbosity=0)
-    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
-                          f"{platform.python_version()}",
-               "users": args.users, "connections": args.connections, "runs": args.runs,
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": runs.commit(),
+               "machine": runs.machine(), "users": args.users, "connections": args.connections, "runs": args.runs,
                "seconds_per_run": args.duration, "load_before": [round(x, 2) for x in os.getloadavg()]}
     log(f"seeding {args.users:,} users")
+    postgresql = cpu.postmaster_pid()
+    cpu_before = cpu.tree_seconds(postgresql)
     results["seeding"] = seed(args.users)
+    # The server's CPU while seeding: what the seconds would be on an idle machine, when others share it.
+    results["seeding"]["postgresql_cpu_seconds"] = round(cpu.tree_seconds(postgresql) - cpu_before, 1)
+    results["disk"] = disk.backend(args.users)
     tenant = Tenant.objects.get(slug=TENANT)
     ApiClient.objects.filter(tenant=tenant, name="bench").delete()
     _, token = services.create_api_client(tenant, "bench", sorted(services.KNOWN_SCOPES))
@@ -269,7 +297,8 @@ def main(argv=None):
         if not args.skip_keycloak and not args.only_events:
             from bench import keycloak
 
-            results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"])
+            results["keycloak"] = keycloak.run(server.url, token, args, os.environ["DATABASE_URL"],
+                                               backend_pid=server.process.pid)
         if not args.skip_events and not args.only_keycloak:
             results["events"] = events.run(server.url, token, args, server.process.pid)
             results["events"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -279,7 +308,7 @@ def main(argv=None):
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "events.json").write_text(json.dumps(results, indent=2) + "\n")
         (RESULTS / "events.md").write_text(
-            f"Measured {results['date']} on {results['machine']}, {args.users:,} users seeded; "
+            f"Measured {results['date']} on {runs.describe(results['machine'])}, {args.users:,} users seeded; "
             f"load average before the step {results['load_before']}.\n" + events.summary(results["events"]))
         print(events.summary(results["events"]))
         print(json.dumps(events.targets(results["events"]), indent=2))
@@ -326,18 +355,23 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(
-        f"Measured {results['date']} on {results['machine']}, {args.users:,} users, "
+        f"Measured {results['date']} at commit {results['commit']} on {runs.describe(results['machine'])}, "
+        f"{args.users:,} users, "
         f"{args.connections} connections, median of {args.runs} runs of {args.duration} s.\n\n{table(results)}\n\n"
         + (f"Unloaded: one connection, one run of {args.duration} s.\n\n{table(results, 'http_unloaded')}\n\n"
            if "http_unloaded" in results else "")
         + f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
-        f"indexes included). Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n"
+        f"indexes included; {results['seeding']['postgresql_cpu_seconds']} CPU-seconds in PostgreSQL). "
+        f"Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n\n{footprint(results)}\n"
         + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
         + (import_summary(results["keycloak_import"]) if "keycloak_import" in results else "")
         + (events.summary(results["events"]) if "events" in results else "")
     )
+    kept = runs.keep(results)
+    log(f"kept as {kept.relative_to(ROOT)}")
     print(table(results))
     print(json.dumps(results["targets"], indent=2))
+    curve.main([])
 
 
 if __name__ == "__main__":
