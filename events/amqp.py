@@ -1,6 +1,6 @@
 """AMQP plumbing shared by the relay, the command consumer and `watch_events`: connections, the
 exchanges of the catalogue, and CloudEvents 1.0 in binary content mode (the `cloudevents`
-package's RabbitMQ binding): attributes in `ce-*` headers, the JSON payload as the body.
+package's RabbitMQ binding's layout): attributes in `ce-*` headers, the JSON payload as the body.
 """
 
 import json
@@ -33,14 +33,18 @@ def declare_exchanges(channel):
 
 
 def encode(row, source: str | None = None) -> rabbitmq.RabbitMQMessage:
-    """An outbox row as a binary-mode CloudEvent: ce-id is the row's id, ce-subject its aggregate."""
-    event = CloudEvent(
-        attributes={"id": str(row.id), "source": source or settings.EVENTS_SOURCE, "type": row.type,
-                    "specversion": "1.0", "subject": row.aggregate_id, "time": row.created_at,
-                    "datacontenttype": CONTENT_TYPE, "tenant": row.tenant},
-        data=row.payload,
-    )
-    return rabbitmq.to_binary(event, _FORMAT)
+    """An outbox row as a binary-mode CloudEvent: ce-id is the row's id, ce-subject its aggregate.
+
+    The headers are what the `cloudevents` binding writes for such an event (a test holds them
+    equal), built here without its per-event validation, and the body is the row's JSON text as
+    PostgreSQL returns it: the relay pays for neither a CloudEvent object nor a JSON round trip."""
+    time = row.created_at.isoformat()
+    if time.endswith("+00:00"):
+        time = time[:-6] + "Z"
+    headers = {"ce-id": str(row.id), "ce-source": source or settings.EVENTS_SOURCE, "ce-type": row.type,
+               "ce-specversion": "1.0", "ce-subject": row.aggregate_id, "ce-time": time, "ce-tenant": row.tenant}
+    body = row.payload if isinstance(row.payload, bytes) else row.payload.encode()
+    return rabbitmq.RabbitMQMessage(headers, CONTENT_TYPE, body)
 
 
 def decode(properties: pika.BasicProperties, body: bytes) -> CloudEvent:

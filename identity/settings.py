@@ -366,9 +366,11 @@ SCIM_MAX_COUNT = env_int("SCIM_MAX_COUNT", 10000)
 EVENTS_BROKER_URL = os.environ.get("EVENTS_BROKER_URL", "")
 # ce-source of what this deployment publishes.
 EVENTS_SOURCE = os.environ.get("EVENTS_SOURCE", "/identity-backend")
-# The relay: rows per claim, the polling fallback when no NOTIFY comes, the longest wait after failures.
+# The relay: rows per claim, the polling fallback when no NOTIFY comes, the longest wait after failures,
+# and the least time between the starts of two rounds (commits within it share one round).
 EVENTS_RELAY_BATCH = env_int("EVENTS_RELAY_BATCH", 500)
 EVENTS_RELAY_POLL_SECONDS = env_int("EVENTS_RELAY_POLL_SECONDS", 5)
 EVENTS_RELAY_MAX_BACKOFF_SECONDS = env_int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", 30)
+EVENTS_RELAY_LINGER_MS = env_int("EVENTS_RELAY_LINGER_MS", 20)
 # The queue the command consumer reads (bound to the `users` exchange) and its dead-letter queue.
 EVENTS_COMMANDS_QUEUE = os.environ.get("EVENTS_COMMANDS_QUEUE", "identity.users.commands")

@@ -20,6 +20,9 @@ import pika.exceptions
 import psycopg
 import pytest
 import yaml
+from cloudevents.core.bindings import rabbitmq
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -27,7 +30,7 @@ from audit.models import AuditEvent
 from events import amqp, asyncapi, commands, outbox
 from events.catalogue import BY_NAME, FROM_ACTIONS
 from events.models import OutboxEvent, ProcessedMessage
-from events.relay import CRASH_AFTER_ACK, Relay
+from events.relay import CRASH_AFTER_ACK, Relay, Row
 from profiles import services as profile_services
 from tests.broker import relay_process, stop
 from tests.factories import RoleFactory
@@ -84,7 +87,7 @@ def relay_all(broker):
     relay = Relay(broker.url, poll=0.1, max_backoff=0.5)
     while relay.relay_once():
         pass
-    relay._close_broker()
+    relay.close()
 
 
 def headers(properties):
@@ -117,6 +120,27 @@ def test_a_committed_change_gives_exactly_one_message(broker, amqp_channel, tena
     assert payload["userId"] == str(user.id) and payload["firstName"] == "Annie"
     assert payload["changedFields"] == ["first_name"] and payload["email"] == "ann@example.com"
     assert OutboxEvent.objects.get(pk=row.pk).sent_at is not None
+
+
+def test_the_relays_encoding_is_the_cloudevents_bindings():
+    """The relay writes the headers itself and sends the row's JSON text as it is: the same message as
+    the `cloudevents` package's binding makes of the event, header for header and value for value."""
+    created = datetime.datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=datetime.timezone.utc)
+    payload = {"userId": "u-1", "firstName": "Zoë", "changedFields": ["first_name"], "enabled": True, "n": None}
+    row = Row((42, created, "acme", "user", "u-1", "UserPiiUpdated", "users", "UserPiiUpdated",
+               json.dumps(payload, ensure_ascii=False), 0))
+
+    message = amqp.encode(row)
+
+    event = CloudEvent(attributes={"id": "42", "source": "/identity-backend", "type": "UserPiiUpdated",
+                                   "specversion": "1.0", "subject": "u-1", "time": created,
+                                   "datacontenttype": "application/json", "tenant": "acme"}, data=payload)
+    expected = rabbitmq.to_binary(event, JSONFormat())
+    assert message.headers == expected.headers and message.content_type == expected.content_type
+    assert json.loads(message.body) == json.loads(expected.body) == payload
+    decoded = amqp.decode(pika.BasicProperties(headers=message.headers, content_type=message.content_type),
+                          message.body)
+    assert decoded.get_time() == created and decoded.get_data() == payload
 
 
 def test_a_rolled_back_change_gives_none(broker, amqp_channel, tenant, api):
