@@ -12,7 +12,6 @@ IP (429 with Retry-After), counted in the shared database cache, the same for kn
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from datetime import timedelta
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
