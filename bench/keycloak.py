@@ -575,6 +575,7 @@ def run(backend_url, api_token, args, database_url, backend_pid=None):
                 results.setdefault("first_logins", {})[label] = first_logins(kc.base_url, realm, pool,
                                                                                args.connections)
                 see_disabled(admin, realm, pool)
+                auth = f"Bearer {admin.token()}"  # the logins may have outlived the one taken above
             with realm_ids(realm):
                 ops.setdefault(ID_LOOKUP, {})[label] = row(measure(
                     kc.base_url, f"{label}: {ID_LOOKUP}", READS[ID_LOOKUP].replace("{realm}", realm), args, auth,
