@@ -186,6 +186,11 @@ class AdminClient:
             self._token_expires = time.monotonic() + max(grant.get("expires_in", 60) - 10, 5)
         return self._token
 
+    def renew_token(self) -> str:
+        """A new token now, e.g. once the master realm's token lifespan was changed."""
+        self._token = None
+        return self.token()
+
     def request(self, method: str, path: str, body: Any = None, ok: Sequence[int] = (200, 201, 204)) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
