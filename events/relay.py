@@ -86,7 +86,8 @@ def backoff(failures: int, cap: float) -> float:
 def _connect(**options) -> psycopg.Connection:
     """A connection of the relay's own to Django's database, outside Django's connection handling."""
     params = connection.get_connection_params()
-    keep = {k: params[k] for k in ("dbname", "user", "password", "host", "port") if params.get(k)}
+    keep = {k: params[k] for k in ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert",
+                                   "sslkey", "connect_timeout", "application_name") if params.get(k)}
     return psycopg.connect(**keep, **options)
 
 
