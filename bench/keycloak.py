@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.load import log, measure
+from bench.seed import username_of
 
 REALM_A = "bench-federated"
 REALM_B = "bench-local"
@@ -378,12 +379,6 @@ def copy_into_realm_b(database_url, after, count, chunk=100_000):
 # --------------------------------------------------------------------------- checks and logins
 
 
-def username_of(i):
-    from bench.seed import FIRST_NAMES, LAST_NAMES
-
-    return f"{FIRST_NAMES[i % 32].lower()}.{LAST_NAMES[(i // 32) % 50].lower()}{i}"
-
-
 def direct_grant(kc_url, realm, username):
     from bench.seed import BENCH_PASSWORD
 
@@ -508,7 +503,42 @@ def check_copies(admin, kc_url, imported, count):
 
 
 def row(result):
-    return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "errors")}
+    return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "errors") + (("cancelled",) if "cancelled" in result else ())}
+
+
+# wrk gives up on a request after its 10 s timeout, but Keycloak and PostgreSQL go on with it: the
+# queries of a shape that timed out (realm B's attribute search at 1M users) kept PostgreSQL busy
+# through the next measurements. Each measurement waits for them, then cancels what still runs.
+SETTLE_SECONDS = 30
+_RUNNING = """
+    SELECT pid FROM pg_stat_activity
+    WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = ANY(%s)
+"""
+
+
+def settle(database_url, databases=None):
+    """Waits until no query runs in `databases` (default: Keycloak's and the backend's) on the bench's
+    PostgreSQL, for at most SETTLE_SECONDS; returns how many it then had to cancel."""
+    import psycopg
+
+    databases = list(databases or (KEYCLOAK_DATABASE, urllib.parse.urlparse(database_url).path.lstrip("/")))
+    deadline = time.monotonic() + SETTLE_SECONDS
+    with psycopg.connect(database_url, autocommit=True) as db:
+        while db.execute(_RUNNING, [databases]).fetchone():
+            if time.monotonic() > deadline:
+                return len(db.execute(f"SELECT pg_cancel_backend(pid) FROM ({_RUNNING}) r", [databases]).fetchall())
+            time.sleep(0.2)
+    return 0
+
+
+def measure_settled(database_url, *args, **kwargs):
+    """measure(), then settle(): the count of cancelled queries is kept beside the figures."""
+    result = measure(*args, **kwargs)
+    cancelled = settle(database_url)
+    if cancelled:
+        log(f"  cancelled {cancelled} queries still running {SETTLE_SECONDS} s after the measurement")
+        result["cancelled"] = cancelled
+    return result
 
 
 def run(backend_url, api_token, args, database_url, backend_pid=None):
@@ -568,23 +598,25 @@ def run(backend_url, api_token, args, database_url, backend_pid=None):
             auth = f"Bearer {admin.token()}"
             for name, query in SEARCHES.items():
                 path = f"/admin/realms/{realm}/users?{query}"
-                ops.setdefault(name, {})[label] = row(measure(kc.base_url, f"{label}: {name}", path, args, auth,
-                                                              users=count))
-            ops.setdefault(COUNT, {})[label] = row(measure(
-                kc.base_url, f"{label}: {COUNT}", READS[COUNT].replace("{realm}", realm), args, auth, users=count))
+                ops.setdefault(name, {})[label] = row(measure_settled(
+                    database_url, kc.base_url, f"{label}: {name}", path, args, auth, users=count))
+            ops.setdefault(COUNT, {})[label] = row(measure_settled(
+                database_url, kc.base_url, f"{label}: {COUNT}", READS[COUNT].replace("{realm}", realm), args, auth,
+                users=count))
             if label.startswith("A") and policy == policies[0] or label.startswith("B"):
                 results.setdefault("first_logins", {})[label] = first_logins(kc.base_url, realm, pool,
                                                                                args.connections)
                 see_disabled(admin, realm, pool)
             with realm_ids(realm):
-                ops.setdefault(ID_LOOKUP, {})[label] = row(measure(
-                    kc.base_url, f"{label}: {ID_LOOKUP}", READS[ID_LOOKUP].replace("{realm}", realm), args, auth,
-                    users=pool))
+                ops.setdefault(ID_LOOKUP, {})[label] = row(measure_settled(
+                    database_url, kc.base_url, f"{label}: {ID_LOOKUP}", READS[ID_LOOKUP].replace("{realm}", realm),
+                    args, auth, users=pool))
             counters = login_cpu_counters(kc, backend_pid)
             login = measure(kc.base_url, f"{label}: {LOGIN}", TOKEN_PATH.format(realm=realm), args, None, users=pool,
                             body=body)
-            ops.setdefault(LOGIN, {})[label] = row(login)
             results.setdefault("cpu_per_login", {})[label] = counters.per_request(login["requests"])
+            settle(database_url)  # after the CPU counters; the next realm starts on a quiet database
+            ops.setdefault(LOGIN, {})[label] = row(login)
         results["disk"] = keycloak_disk(database_url, count)
         results["operations"] = ops
         results["ratios"] = ratios(ops, policies)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import django
 
-from bench import cpu, curve, disk, events, runs
+from bench import cpu, curve, disk, events, memory, runs
 from bench.load import log, measure
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
 
@@ -113,7 +113,8 @@ def plans():
     out = {}
     for name, criteria in shapes.items():
         queryset = search_users(tenant, criteria)
-        page = queryset.order_by("username")[:20].explain()
+        # Measured: "Rows Removed by Filter" shows how far an ordered scan walks for its page.
+        page = queryset.order_by("username")[:20].explain(analyze=True, buffers=True)
         count = queryset.values("pk").explain()
         out[name] = {"page": page, "count": count,
                      "seq_scan": "Seq Scan on users_user" in page or "Seq Scan on users_user" in count}
@@ -160,6 +161,13 @@ def deep_cursor(users):
     username = User.objects.filter(tenant__slug="bench").order_by("username").values_list(
         "username", flat=True)[min(100_000, users // 2)]
     return KeysetOrOffsetPagination._encode(username)
+
+
+def memory_summary(results):
+    if "worker_memory" not in results:
+        return ""
+    steps = "; ".join(f"{name} {mb} MB" for name, mb in results["worker_memory"]["rss_mb"])
+    return f" One process's RSS after each step: {steps} (flame graph: `{results['worker_memory']['flame_graph']}`)."
 
 
 def table(results, section="http"):
@@ -288,6 +296,9 @@ def main(argv=None):
             results["http"][name] = measure(server.url, name, path.replace("{cursor}", cursor), args,
                                             None if path.startswith("/bench/") else auth)
         results["worker_peak_rss_mb"] = round(server.worker_peak_rss_mb(), 1)
+        if not only:
+            log("a worker's memory, step by step, under memray (bench/memory.py)")
+            results["worker_memory"] = memory.profile(args.users)
         if not args.only_keycloak and not args.skip_unloaded:
             log("one connection at a time: latency without queueing")
             results["http_unloaded"] = {
@@ -362,7 +373,7 @@ def main(argv=None):
            if "http_unloaded" in results else "")
         + f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
         f"indexes included; {results['seeding']['postgresql_cpu_seconds']} CPU-seconds in PostgreSQL). "
-        f"Worker peak RSS: {results['worker_peak_rss_mb']} MB.\n\n{footprint(results)}\n"
+        f"Worker peak RSS: {results['worker_peak_rss_mb']} MB.{memory_summary(results)}\n\n{footprint(results)}\n"
         + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
         + (import_summary(results["keycloak_import"]) if "keycloak_import" in results else "")
         + (events.summary(results["events"]) if "events" in results else "")
