@@ -21,6 +21,11 @@ def env_int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value in (None, "") else float(value)
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -111,6 +116,11 @@ for _number, _url in enumerate(env_list("DATABASE_REPLICA_URL", ""), start=1):
     if _replica["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_REPLICA_URL must name PostgreSQL replicas (postgres://…, comma-separated).")
     DATABASES[f"replica{_number}"] = {**_replica, "TEST": {"MIRROR": "default"}}
+# Django's PostgreSQL backend, but a connection used in the last DATABASE_HEALTH_CHECK_IDLE_SECONDS is
+# not health-checked again before a request's first query (identity/postgresql/base.py).
+for _database in DATABASES.values():
+    _database["ENGINE"] = "identity.postgresql"
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1.0)
 DATABASE_ROUTERS = []
 if len(DATABASES) > 1:
     DATABASE_ROUTERS = ["identity.db_routing.PrimaryRouter"]
