@@ -73,6 +73,8 @@ def markdown(newest):
             row = run["http"].get(name)
             if not row:
                 return "–"
+            if not row["rps"]:
+                return "no answer within wrk's timeout"
             return (f"{row['p99_ms']} ms p99" if kind(name) == "count" else f"{ratio(run, name)}×") + \
                 f" · {row['p50_ms']} ms"
         lines.append(f"| {name} | {cells(newest, api)} |")
@@ -117,7 +119,9 @@ def draw(newest, path):
         style = {"color": colours[index % len(colours)], "marker": "o" if kind(name) == "lookup" else "s",
                  "linestyle": "-" if kind(name) == "lookup" else "--", "markersize": 4, "label": name}
         throughput.plot(at, [ratio(newest[n], name) for n in at], **style)
-        latency.plot(at, [newest[n]["http"][name]["p50_ms"] for n in at], **style)
+        # A shape that had no answer has no p50 (wrk reports 0): a gap, not a point at 0 ms.
+        latency.plot(at, [newest[n]["http"][name]["p50_ms"] if newest[n]["http"][name]["rps"] else float("nan")
+                          for n in at], **style)
     at = [n for n in ns if REFERENCE in newest[n]["http"]]
     latency.plot(at, [newest[n]["http"][REFERENCE]["p50_ms"] for n in at], "k-", linewidth=2, label=REFERENCE)
     throughput.axhline(1, color="black", linewidth=1)

@@ -68,6 +68,15 @@ def test_markdown_has_a_column_per_n_and_says_what_was_not_measured():
     assert "| seeding 10,000,000 users ≤ 600 s | 10M run needed | not measured |" in text
 
 
+def test_a_shape_with_no_answer_says_so():
+    silent = run(10_000_000, "2026-11-30T01:00:00+00:00", search=0.0)
+    silent["http"]["search prefix (search=smi)"].update(p50_ms=0.0, p99_ms=0.0)
+    newest = {1_000_000: run(1_000_000, "2026-11-30T00:00:00+00:00"), 10_000_000: silent}
+    assert "| search prefix (search=smi) | 0.5× · 20.0 ms | no answer within wrk's timeout |" in curve.markdown(newest)
+    checks = {what: passed for what, _, passed in curve.flatness(newest)}
+    assert checks["search prefix (search=smi): ratio to reference, 1M → 10M (at most 1.3× lower)"] is False
+
+
 def test_the_backend_user_tables_come_from_the_models():
     tables = disk.backend_user_tables()
     assert {"users_user", "users_user_roles", "users_user_identity_groups", "users_userlogin"} <= set(tables)
