@@ -27,7 +27,20 @@ def profile(users):
         _run([sys.executable, "-m", "memray", "run", "--quiet", "--output", str(capture), "-m", "bench.memory",
               str(users)])
         _run([sys.executable, "-m", "memray", "flamegraph", "--force", "--output", str(graph), str(capture)])
+        graph.write_text(scrub(graph.read_text(), capture))
     return {**json.loads(plain.strip().splitlines()[-1]), "flame_graph": str(graph.relative_to(PROFILES.parents[2]))}
+
+
+def scrub(text, capture):
+    """The flame graph without this machine's paths: files relative to the checkout, the
+    interpreter's and the virtualenv's libraries by their last directory."""
+    import sysconfig
+
+    for path, name in ((str(capture), capture.name), (sysconfig.get_paths()["purelib"], "site-packages"),
+                       (sysconfig.get_paths()["stdlib"], Path(sysconfig.get_paths()["stdlib"]).name),
+                       (sys.executable, "python"), (str(PROFILES.parents[2]) + "/", "")):
+        text = text.replace(path, name)
+    return text
 
 
 def _run(command):

@@ -100,3 +100,16 @@ def test_cpu_of_a_process_tree_counts_children_that_exited():
     finally:
         shell.communicate("\n", timeout=60)
     assert cpu.tree_seconds(shell.pid) == 0.0  # gone: nothing left to count
+
+
+def test_the_memory_flame_graph_names_no_path_of_this_machine(tmp_path):
+    import sysconfig
+
+    from bench import memory
+
+    capture = tmp_path / "worker.bin"
+    text = " ".join([f"{sysconfig.get_paths()['purelib']}/django/db/models/query.py",
+                     f"{sysconfig.get_paths()['stdlib']}/json/encoder.py",
+                     f"{memory.PROFILES.parents[2]}/users/models.py", str(capture), sys.executable])
+    assert memory.scrub(text, capture) == (
+        "site-packages/django/db/models/query.py python3.11/json/encoder.py users/models.py worker.bin python")
