@@ -9,6 +9,7 @@ A page is a search, which tolerates a replica's lag: it is read from one when th
 
 import base64
 
+from django.db.models import CharField, F, Func
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -50,14 +51,18 @@ class KeysetOrOffsetPagination(BasePagination):
     a covering index answers without visiting the table, and the rows fetched by key with the
     `rows_for_keys(keys, alias)` it hands over (rows in the keys' order, from the keys' database), or else by the page's query
     filtered to the keys. Searches over common terms walk thousands of index entries to fill a
-    page; visiting the table for each costs several times more than the walk.
+    page; visiting the table for each costs several times more than the walk. With `matches_first`
+    (a term the trigram indexes narrow to few rows), the keys query's order is written so that no
+    index yields it, and the planner finds the matches before sorting them.
 
     Subclasses with another order override `ordered`, `keyset_page` and `page_key`.
     """
 
-    def paginate_queryset(self, queryset, request, view=None, *, keys_first=False, rows_for_keys=None):
+    def paginate_queryset(self, queryset, request, view=None, *, keys_first=False, rows_for_keys=None,
+                          matches_first=False):
         self.request = request
         self.keys_first = keys_first
+        self.matches_first = matches_first
         self.rows_for_keys = rows_for_keys
         self.limit = page_limit(request)
         self.next_url = None
@@ -108,7 +113,13 @@ class KeysetOrOffsetPagination(BasePagination):
         if not (keys_first or self.keys_first):
             return list(queryset[window])
         key = self.page_key(view)
-        keys = list(queryset.values_list(key, flat=True)[window])
+        keys = queryset.values_list(key, flat=True)
+        if self.matches_first and keys.query.order_by == (key,):
+            # The same order, written so that no index yields it: the planner has to find the
+            # matches first (by the trigram indexes) and sort them, rather than walk the whole order.
+            keys = keys.order_by(Func(F(key), template="(%(expressions)s || '') COLLATE \"C\"",
+                                      output_field=CharField()))
+        keys = list(keys[window])
         if not keys:
             return []
         if self.rows_for_keys is not None:

@@ -11,6 +11,7 @@ from identity.api.errors import ERRORS, conflict
 from identity.api.pagination import PAGING_PARAMS, page_limit
 from identity.api.serializers import CountSerializer
 from identity.api.viewsets import TenantViewSet
+from identity.db_routing import read_replica
 from users import queries, search, services
 from users.api.ordering import OrderedPagination
 from users.api.serializers import RecordLoginSerializer, UserCreateSerializer, UserLoginSerializer, UserSerializer
@@ -77,11 +78,11 @@ class UserViewSet(
         self.check_object_permissions(self.request, user)
         return user
 
-    def paginate_queryset(self, queryset, keys_first=False):
+    def paginate_queryset(self, queryset, keys_first=False, matches_first=False):
         """Pages whose keys come first fetch their rows with one statement built once, rather than
         the page's query compiled again with the keys added."""
         return self.paginator.paginate_queryset(
-            queryset, self.request, self, keys_first=keys_first,
+            queryset, self.request, self, keys_first=keys_first, matches_first=matches_first,
             rows_for_keys=lambda usernames, using: queries.users_by_keys(self.tenant, "username", usernames, using))
 
     def get_serializer_class(self):
@@ -115,7 +116,8 @@ class UserViewSet(
             page = self.paginator.complete_page(request, queries.users_by_key(self.tenant, *lookup))
         else:
             queryset = search.search_users(self.tenant, criteria, queries.user_queryset())
-            page = self.paginate_queryset(queryset, keys_first=criteria.matches_text())
+            matches_first = criteria.narrows_by_trigrams() and search.few_matches(queryset.using(read_replica()))
+            page = self.paginate_queryset(queryset, keys_first=criteria.matches_text(), matches_first=matches_first)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @staticmethod
