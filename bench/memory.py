@@ -50,14 +50,15 @@ def _run(command):
     return run.stdout
 
 
-def rss_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
+def status_mb(pid, field):
+    """A memory line of /proc/<pid>/status (VmRSS, VmHWM…) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
 
 
 def step(name):
-    STEPS.append([name, rss_mb()])
+    STEPS.append([name, status_mb("self", "VmRSS")])
 
 
 def main():

@@ -76,11 +76,7 @@ class Gunicorn:
 
     def worker_peak_rss_mb(self):
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        peaks = []
-        for pid in children:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
+        peaks = [memory.status_mb(pid, "VmHWM") for pid in children]
         return max(peaks) if peaks else None
 
     def stop(self):

@@ -36,7 +36,8 @@ import aiormq
 import psycopg
 from aiormq import spec
 from django.conf import settings
-from django.db import connection
+
+from identity.postgresql import own
 
 from . import amqp
 from .catalogue import EXCHANGES
@@ -81,14 +82,6 @@ _FAILED = """
 
 def backoff(failures: int, cap: float) -> float:
     return min(cap, 0.25 * 2 ** max(failures - 1, 0))
-
-
-def _connect(**options) -> psycopg.Connection:
-    """A connection of the relay's own to Django's database, outside Django's connection handling."""
-    params = connection.get_connection_params()
-    keep = {k: params[k] for k in ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert",
-                                   "sslkey", "connect_timeout", "application_name") if params.get(k)}
-    return psycopg.connect(**keep, **options)
 
 
 class Row:
@@ -193,13 +186,13 @@ class Relay:
         crash of PostgreSQL sends its rows again, which at-least-once allows (and every later
         round's mark is lost with it, so the order per aggregate holds)."""
         if self.db is None or self.db.closed:
-            self.db = _connect(autocommit=True, options="-c synchronous_commit=off -c timezone=UTC")
+            self.db = own.connect(autocommit=True, options="-c synchronous_commit=off -c timezone=UTC")
             self.db.execute(_PREPARE)
         return self.db
 
     def _listen(self):
         if self.listener is None or self.listener.closed:
-            self.listener = _connect(autocommit=True)
+            self.listener = own.connect(autocommit=True)
             self.listener.execute(f"LISTEN {CHANNEL}")
         return self.listener
 

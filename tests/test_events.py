@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pika
 import pika.exceptions
-import psycopg
 import pytest
 import yaml
 from cloudevents.core.bindings import rabbitmq
@@ -31,6 +30,7 @@ from events import amqp, asyncapi, commands, outbox
 from events.catalogue import BY_NAME, FROM_ACTIONS
 from events.models import OutboxEvent, ProcessedMessage
 from events.relay import CRASH_AFTER_ACK, Relay, Row
+from identity.postgresql import own
 from profiles import services as profile_services
 from tests.broker import relay_process, stop
 from tests.factories import RoleFactory
@@ -161,9 +161,7 @@ def test_a_rolled_back_change_gives_none(broker, amqp_channel, tenant, api):
 
 
 def test_a_committed_change_wakes_the_relays_once_after_its_commit_and_a_rolled_back_one_never(tenant):
-    params = connection.get_connection_params()
-    listener = psycopg.connect(**{k: params[k] for k in ("dbname", "user", "password", "host", "port")
-                                  if params.get(k)}, autocommit=True)
+    listener = own.connect(autocommit=True)
     listener.execute(f"LISTEN {outbox.CHANNEL}")
     try:
         with pytest.raises(RuntimeError), transaction.atomic():

@@ -1,10 +1,11 @@
 """The database connection's health check (identity/postgresql/base.py): skipped for a connection
 used moments ago, run for an idle one; a connection the server dropped is replaced either way."""
 
-import psycopg
 import pytest
 from django.core.signals import request_finished
 from django.db import connection
+
+from identity.postgresql import own
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,9 +33,7 @@ def new_request():
 def terminate_backend():
     """The server drops this connection, as a restart or a failover would."""
     pid = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: params[k] for k in ("dbname", "user", "password", "host", "port") if params.get(k)},
-                         autocommit=True) as admin:
+    with own.connect(autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     return pid
 

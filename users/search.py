@@ -367,6 +367,11 @@ def few_matches(queryset: QuerySet) -> bool:
     return plan[0]["Plan"]["Plan Rows"] <= FEW_MATCHES
 
 
+def pages_by_matches(criteria: UserCriteria, queryset: QuerySet) -> bool:
+    """Whether a page of this search finds its keys by their matches first (see `few_matches`)."""
+    return criteria.narrows_by_trigrams() and few_matches(queryset.using(read_replica()))
+
+
 def count_users(tenant: Tenant | None, criteria: UserCriteria) -> int:
     """How many users `search_users` finds, exactly. Everyone is read from the per-tenant totals
     that triggers keep (`TenantUserCount`), instead of counting a million index entries. A count

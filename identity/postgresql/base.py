@@ -28,7 +28,3 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
-
-    def close(self):
-        super().close()
-        self.used_at = None

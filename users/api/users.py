@@ -11,7 +11,6 @@ from identity.api.errors import ERRORS, conflict
 from identity.api.pagination import PAGING_PARAMS, page_limit
 from identity.api.serializers import CountSerializer
 from identity.api.viewsets import TenantViewSet
-from identity.db_routing import read_replica
 from users import queries, search, services
 from users.api.ordering import OrderedPagination
 from users.api.serializers import RecordLoginSerializer, UserCreateSerializer, UserLoginSerializer, UserSerializer
@@ -116,8 +115,8 @@ class UserViewSet(
             page = self.paginator.complete_page(request, queries.users_by_key(self.tenant, *lookup))
         else:
             queryset = search.search_users(self.tenant, criteria, queries.user_queryset())
-            matches_first = criteria.narrows_by_trigrams() and search.few_matches(queryset.using(read_replica()))
-            page = self.paginate_queryset(queryset, keys_first=criteria.matches_text(), matches_first=matches_first)
+            page = self.paginate_queryset(queryset, keys_first=criteria.matches_text(),
+                                          matches_first=search.pages_by_matches(criteria, queryset))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @staticmethod
