@@ -145,9 +145,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "username"], name="user_username_per_tenant"),
-            models.UniqueConstraint(
-                fields=["tenant", "email"], condition=Q(email__isnull=False), name="user_email_per_tenant"
-            ),
+            # Not partial: NULLs are distinct, and the one index also orders users by e-mail (0015).
+            models.UniqueConstraint(fields=["tenant", "email"], name="user_email_per_tenant"),
             models.UniqueConstraint(
                 fields=["tenant", "phone_number"],
                 condition=Q(phone_number__isnull=False),
