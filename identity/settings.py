@@ -121,6 +121,7 @@ for _number, _url in enumerate(env_list("DATABASE_REPLICA_URL", ""), start=1):
 for _database in DATABASES.values():
     _database["ENGINE"] = "identity.postgresql"
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1.0)
+DATABASE_JIT = env_bool("DATABASE_JIT", False)  # off: see identity/postgresql/base.py
 DATABASE_ROUTERS = []
 if len(DATABASES) > 1:
     DATABASE_ROUTERS = ["identity.db_routing.PrimaryRouter"]

@@ -1,5 +1,6 @@
-"""The database connection's health check (identity/postgresql/base.py): skipped for a connection
-used moments ago, run for an idle one; a connection the server dropped is replaced either way."""
+"""The database connection (identity/postgresql/base.py): its health check is skipped for a
+connection used moments ago, run for an idle one, and a connection the server dropped is replaced
+either way; its sessions run without JIT unless DATABASE_JIT says otherwise."""
 
 import pytest
 from django.core.signals import request_finished
@@ -74,3 +75,18 @@ def test_a_dropped_connection_used_just_now_costs_one_503_then_the_next_request_
     assert failed.status_code == 503 and failed.json()["code"] == "database_unavailable"
     new_request()
     assert api.get("/v1/users").status_code == 200
+
+
+def jit_of_a_new_connection():
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        return cursor.fetchone()[0]
+
+
+def test_sessions_run_without_jit_unless_asked(settings):
+    assert jit_of_a_new_connection() == "off"
+    with own.connect() as mine:  # the relay's connections too
+        assert mine.execute("SHOW jit").fetchone()[0] == "off"
+    settings.DATABASE_JIT = True
+    assert jit_of_a_new_connection() == "on"  # the server's default

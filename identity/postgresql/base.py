@@ -7,6 +7,12 @@ worker (bench/results/profiles/README.md). A connection that opened a cursor les
 DATABASE_HEALTH_CHECK_IDLE_SECONDS ago (default 1) is not checked: a busy worker meets a restart
 through its queries anyway, answers 503 for that request, and Django closes the failed connection
 when the request ends, so the next request opens a new one. Idle connections are checked as before.
+
+Its sessions also run with `jit = off` (DATABASE_JIT=true leaves the server's setting). PostgreSQL
+compiles a statement with LLVM once the planner's cost passes `jit_above_cost`, as the count of
+200,000 matches among 10,000,000 users does (`make bench`'s plans). Forced on a 300,000-user table,
+the compile took 280 ms for a count that ran in 3 ms without it, and each parallel worker compiles
+again: this API's statements are all short.
 """
 
 import time
@@ -17,6 +23,12 @@ from django.db.backends.postgresql import base
 
 class DatabaseWrapper(base.DatabaseWrapper):
     used_at = None  # time.monotonic() of the last cursor opened on this connection
+
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if not settings.DATABASE_JIT:  # after any `options` of DATABASE_URL, so that this one wins
+            params["options"] = f"{params.get('options', '')} -c jit=off".strip()
+        return params
 
     def create_cursor(self, name=None):
         self.used_at = time.monotonic()

@@ -5,7 +5,7 @@ import psycopg
 from django.db import connections
 
 LIBPQ_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey",
-              "connect_timeout", "application_name")
+              "connect_timeout", "application_name", "options")
 
 
 def connect(alias: str = "default", **options) -> psycopg.Connection:
