@@ -55,10 +55,14 @@ chromium:
 ## BENCH_ARGS passes flags to bench/run.py (BENCH_ARGS=--only-events: the events step alone;
 ## BENCH_ARGS=--api-only: seeding and the API, as for the 10,000,000-user point of the scale curve).
 ## Every run is kept in bench/results/runs/; bench/results/curve.{md,png} compare the newest per N.
+## The bench's cluster has no replicas: wal_level=minimal lets its bulk loads (the seeding's index builds,
+## Keycloak's tables) skip the WAL, as PostgreSQL's "Populating a Database" advises; rows written
+## through the API are logged as on any server.
 bench: $(STAMP) $(BENCH_STAMP)
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
-	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB -- \
-		$(PY) -m bench.run --users $(N) $(BENCH_ARGS)
+	@command -v perf >/dev/null || { apt-get update -q && apt-get install -y -q linux-perf; }
+	$(PY) -m tests.postgres --durable -c shared_buffers=2GB -c max_wal_size=4GB \
+		-c wal_level=minimal -c max_wal_senders=0 -- $(PY) -m bench.run --users $(N) $(BENCH_ARGS)
 
 ## matplotlib (the scale curve's picture) and py-spy, for `make bench` only.
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt

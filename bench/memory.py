@@ -31,12 +31,13 @@ def profile(users):
     return {**json.loads(plain.strip().splitlines()[-1]), "flame_graph": str(graph.relative_to(PROFILES.parents[2]))}
 
 
-def scrub(text, capture):
-    """The flame graph without this machine's paths: files relative to the checkout, the
+def scrub(text, capture=None):
+    """A flame graph without this machine's paths: files relative to the checkout, the
     interpreter's and the virtualenv's libraries by their last directory."""
     import sysconfig
 
-    for path, name in ((str(capture), capture.name), (sysconfig.get_paths()["purelib"], "site-packages"),
+    names = [(str(capture), capture.name)] if capture else []
+    for path, name in (*names, (sysconfig.get_paths()["purelib"], "site-packages"),
                        (sysconfig.get_paths()["stdlib"], Path(sysconfig.get_paths()["stdlib"]).name),
                        (sys.executable, "python"), (str(PROFILES.parents[2]) + "/", "")):
         text = text.replace(path, name)

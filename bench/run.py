@@ -16,7 +16,7 @@ from pathlib import Path
 
 import django
 
-from bench import cpu, curve, disk, events, memory, runs
+from bench import cpu, curve, disk, events, memory, profiles, runs
 from bench.load import log, measure
 from keycloak_bridge.dev.processes import free_port, wait_until_answers
 
@@ -111,10 +111,28 @@ def plans():
         queryset = search_users(tenant, criteria)
         # Measured: "Rows Removed by Filter" shows how far an ordered scan walks for its page.
         page = queryset.order_by("username")[:20].explain(analyze=True, buffers=True)
-        count = queryset.values("pk").explain()
+        count = explain_count(queryset)
         out[name] = {"page": page, "count": count,
                      "seq_scan": "Seq Scan on users_user" in page or "Seq Scan on users_user" in count}
     return {**out, **scim_plans(tenant)}
+
+
+def explain_count(queryset):
+    """EXPLAIN (ANALYZE, BUFFERS) of the count the API runs (`SELECT count(*)`), JIT's timing included."""
+    from django.db import connection
+
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({sql}) AS matches", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def profiles_summary(results):
+    if not results.get("profiles"):
+        return ""
+    graphs = "; ".join(f"{name}: `{paths['python']}` (workers, py-spy) and `{paths['postgresql']}` (PostgreSQL, "
+                       f"perf)" for name, paths in results["profiles"].items())
+    return f"\n\nFlame graphs under load, taken after the measurements: {graphs}.\n"
 
 
 def scim_plans(tenant):
@@ -228,6 +246,8 @@ def main(argv=None):
                         help="seed and measure the API only: --skip-keycloak --skip-keycloak-import --skip-events")
     parser.add_argument("--skip-unloaded", action="store_true",
                         help="leave out the one-connection run of every API shape (p50 and p99 without queueing)")
+    parser.add_argument("--skip-profiles", action="store_true",
+                        help="leave out the flame graphs of the shapes in bench/profiles.py (py-spy and perf)")
     parser.add_argument("--only-keycloak", action="store_true",
                         help="seed, then only the Keycloak step; prints its results, leaves bench/results alone")
     parser.add_argument("--keycloak-users", type=int, default=None,
@@ -301,6 +321,10 @@ def main(argv=None):
                 name: measure(server.url, f"{name} (1 connection)", path.replace("{cursor}", cursor), args,
                               None if path.startswith("/bench/") else auth, connections=1, runs=1)
                 for name, path in {**LOOKUPS, **SEARCHES}.items()}
+        if not only and not args.skip_profiles:
+            results["profiles"] = profiles.run(server, {
+                name: {**LOOKUPS, **SEARCHES}[name].replace("{cursor}", cursor) for name in profiles.PROFILED},
+                args, auth)
         if not args.skip_keycloak and not args.only_events:
             from bench import keycloak
 
@@ -369,7 +393,8 @@ def main(argv=None):
            if "http_unloaded" in results else "")
         + f"Seeding: {results['seeding']['seconds']} s ({results['seeding']['rows_per_second']:,} users/s, "
         f"indexes included; {results['seeding']['postgresql_cpu_seconds']} CPU-seconds in PostgreSQL). "
-        f"Worker peak RSS: {results['worker_peak_rss_mb']} MB.{memory_summary(results)}\n\n{footprint(results)}\n"
+        f"Worker peak RSS: {results['worker_peak_rss_mb']} MB.{memory_summary(results)}{profiles_summary(results)}"
+        f"\n\n{footprint(results)}\n"
         + (keycloak_summary(results["keycloak"]) if "keycloak" in results else "")
         + (import_summary(results["keycloak_import"]) if "keycloak_import" in results else "")
         + (events.summary(results["events"]) if "events" in results else "")

@@ -1,0 +1,66 @@
+"""Flame graphs of the API shapes that miss their targets, written by every `make bench`.
+
+After the measurements (so that no figure carries a profiler's cost), each shape of `PROFILED` is
+loaded again with wrk at the run's concurrency for `SECONDS`, while py-spy samples the gunicorn
+workers (Python: where a request's time goes, waiting on PostgreSQL included) and `perf` samples
+the PostgreSQL backends serving them (bench/flame.py: what PostgreSQL does with that time). Both
+graphs go to bench/results/profiles/, named by shape and N, next to the run they explain.
+"""
+
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from bench import flame
+from bench.load import log, wrk
+from bench.memory import PROFILES, scrub
+
+# The shapes that did not stay flat from 1M to 10M users or over their limit (bench/curve.py).
+PROFILED = ("search prefix (search=smi)", "search substring, rare (*uaintrel*)", "count (search=smi)")
+SECONDS = 15
+
+
+def slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def backends():
+    """The PostgreSQL backends of every connection but this process's own: the workers'."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'
+                          AND datname = current_database() AND pid <> pg_backend_pid()""")
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def run(server, shapes, args, auth):
+    """Profile `shapes` ({name: path}) under load; the graphs' paths relative to the checkout."""
+    written = {}
+    for name, path in shapes.items():
+        base = f"{slug(name)}-N{args.users}"
+        python_graph, postgres_graph = PROFILES / f"api-{base}.svg", PROFILES / f"postgresql-{base}.svg"
+        log(f"profiling {name}: py-spy on the workers, perf on PostgreSQL, {SECONDS} s")
+        load = threading.Thread(target=wrk, args=(server.url, path, args.users, auth, SECONDS + 4,
+                                                  args.connections, min(args.threads, args.connections)))
+        load.start()
+        spy = subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.process.pid),
+             "--subprocesses", "--idle", "--nonblocking", "--rate", "100", "--duration", str(SECONDS),
+             "--format", "flamegraph", "--output", str(python_graph)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            flame.record(backends(), SECONDS, str(postgres_graph),
+                         f"PostgreSQL backends during {name}, {args.users:,} users, {args.connections} connections",
+                         frequency=99)
+        finally:
+            _, errors = spy.communicate()
+            load.join()
+        if spy.returncode:
+            raise SystemExit(f"py-spy failed: {errors[-2000:]}")
+        python_graph.write_text(scrub(python_graph.read_text()))
+        written[name] = {graph: str(path.relative_to(PROFILES.parents[2]))
+                         for graph, path in (("python", python_graph), ("postgresql", postgres_graph))}
+    return written
