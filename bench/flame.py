@@ -6,6 +6,7 @@ backend spends its CPU (planning, an index scan, pg_trgm, a sort). This samples 
 small enough to commit next to a benchmark result. Needs root (or perf_event_paranoid <= 1).
 
     python -m bench.flame record --pid PID [--pid PID ...] --seconds 30 --output pg.svg --title "..."
+    python -m bench.flame record --command postgres --seconds 30 --output pg.svg   # every CPU
     python -m bench.flame svg --title "..." samples.perf-script pg.svg   # from `perf script` text
 
 Call graphs are unwound with DWARF (`--call-graph dwarf`), not frame pointers (`-g`): on Debian's
@@ -54,15 +55,16 @@ def frame_name(symbol, module):
     return symbol.replace(";", ":")  # `;` separates frames in the folded form
 
 
-def fold(lines):
+def fold(lines, command=None):
     """`perf script` text (lines, leaf frame first) -> Counter of `comm;root;...;leaf` -> samples.
-    Processes are merged by command name, so every backend counts as `postgres`."""
+    Processes are merged by command name, so every backend counts as `postgres`; with `command`,
+    the samples of other commands are left out (a system-wide recording)."""
     stacks = collections.Counter()
     comm, frames = None, []
 
     def finish():
-        if comm is not None:  # a sample without a call chain counts under its command alone
-            stacks[";".join([comm, *reversed(frames)])] += 1
+        if comm is not None and command in (None, comm):  # a sample without a call chain counts
+            stacks[";".join([comm, *reversed(frames)])] += 1    # under its command alone
 
     for line in lines:
         line = line.rstrip("\n")
@@ -147,20 +149,24 @@ def write_svg(stacks, output, title):
     log(f"wrote {output}: {sum(stacks.values()):,} samples, {len(stacks):,} distinct stacks")
 
 
-def record(pids, seconds, output, title, frequency=FREQUENCY):
-    """Sample `pids` for `seconds` with perf, then write the flame graph SVG to `output`."""
+def record(pids, seconds, output, title, frequency=FREQUENCY, command=None):
+    """Sample `pids` (no pids: every CPU, keeping the samples of `command`) for `seconds` with
+    perf, then write the flame graph SVG to `output`. System-wide is how PostgreSQL's parallel
+    workers are seen: they start with each query, after any list of pids was taken."""
     pids = [str(int(pid)) for pid in pids]
+    target = ["-p", ",".join(pids)] if pids else ["-a"]
     folder = tempfile.mkdtemp(prefix="flame-")  # perf renames an existing output to .old: own folder
     data = os.path.join(folder, "perf.data")
     try:
-        log(f"recording pid {','.join(pids)} for {seconds} s at {frequency} Hz (dwarf call graphs)")
-        subprocess.run(["perf", "record", "-F", str(frequency), "--call-graph", "dwarf",
-                        "-p", ",".join(pids), "-o", data, "--", "sleep", str(seconds)],
+        log(f"recording {'pid ' + ','.join(pids) if pids else 'every CPU'} for {seconds} s at {frequency} Hz "
+            "(dwarf call graphs)")
+        subprocess.run(["perf", "record", "-F", str(frequency), "--call-graph", "dwarf", *target,
+                        "-o", data, "--", "sleep", str(seconds)],
                        check=True, stdout=sys.stderr)
         log("unwinding and folding stacks (perf script)")
         with subprocess.Popen(["perf", "script", "-i", data], stdout=subprocess.PIPE,
                               text=True, errors="replace") as script:
-            stacks = fold(script.stdout)
+            stacks = fold(script.stdout, command)
         if script.returncode:
             raise subprocess.CalledProcessError(script.returncode, script.args)
     finally:
@@ -175,7 +181,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     rec = commands.add_parser("record", help="sample running processes with perf")
-    rec.add_argument("--pid", type=int, action="append", required=True, help="repeat for several")
+    rec.add_argument("--pid", type=int, action="append", default=[],
+                     help="repeat for several; none: every CPU, see --command")
+    rec.add_argument("--command", help="keep only the samples of this command (e.g. postgres)")
     rec.add_argument("--seconds", type=float, required=True)
     rec.add_argument("--output", required=True, help="the SVG to write")
     rec.add_argument("--title", default="PostgreSQL CPU")
@@ -187,7 +195,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "record":
         seconds = int(args.seconds) if args.seconds == int(args.seconds) else args.seconds
-        record(args.pid, seconds, args.output, args.title, args.frequency)
+        record(args.pid, seconds, args.output, args.title, args.frequency, args.command)
     else:
         with open(args.input, encoding="utf-8", errors="replace") as file:
             write_svg(fold(file), args.output, args.title)

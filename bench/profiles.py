@@ -3,7 +3,7 @@
 After the measurements (so that no figure carries a profiler's cost), each shape of `PROFILED` is
 loaded again with wrk at the run's concurrency for `SECONDS`, while py-spy samples the gunicorn
 workers (Python: where a request's time goes, waiting on PostgreSQL included) and `perf` samples
-the PostgreSQL backends serving them (bench/flame.py: what PostgreSQL does with that time). Both
+PostgreSQL's processes, backends and parallel workers (bench/flame.py: what it does with that time). Both
 graphs go to bench/results/profiles/, named by shape and N, next to the run they explain.
 """
 
@@ -26,16 +26,6 @@ def slug(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def backends():
-    """The PostgreSQL backends of every connection but this process's own: the workers'."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("""SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'
-                          AND datname = current_database() AND pid <> pg_backend_pid()""")
-        return [pid for (pid,) in cursor.fetchall()]
-
-
 def run(server, shapes, args, auth):
     """Profile `shapes` ({name: path}) under load; the graphs' paths relative to the checkout."""
     written = {}
@@ -52,9 +42,9 @@ def run(server, shapes, args, auth):
              "--format", "flamegraph", "--output", str(python_graph)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            flame.record(backends(), SECONDS, str(postgres_graph),
-                         f"PostgreSQL backends during {name}, {args.users:,} users, {args.connections} connections",
-                         frequency=99)
+            flame.record([], SECONDS, str(postgres_graph),  # every postgres process: parallel workers too
+                         f"PostgreSQL during {name}, {args.users:,} users, {args.connections} connections",
+                         frequency=99, command="postgres")
         finally:
             _, errors = spy.communicate()
             load.join()

@@ -38,6 +38,13 @@ def test_folding_merges_backends_by_command_and_strips_offsets():
     assert stacks == {f"{SCAN};hash_search_with_hash_value": 2, f"{SCAN};[pg_trgm.so]": 1}
 
 
+def test_a_system_wide_recording_keeps_the_command_asked_for():
+    other = "python3  999 123.470:   5050505 cpu-clock:pppH: \n\t    7f00abcd1234 builtin_sum+0x1 (/usr/bin/python3)\n\n"
+    lines = (PERF_SCRIPT + other).splitlines()
+    assert sum(flame.fold(lines).values()) == 4
+    assert flame.fold(lines, "postgres") == flame.fold(PERF_SCRIPT.splitlines())
+
+
 def test_the_svg_names_frames_with_their_counts_and_no_machine_paths(tmp_path):
     output = tmp_path / "flame.svg"
     flame.write_svg(flame.fold(PERF_SCRIPT.splitlines()), output, "search prefix <smi>")
