@@ -179,7 +179,7 @@ def record(pids, seconds, output, title, frequency=FREQUENCY, command=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="action", required=True)
     rec = commands.add_parser("record", help="sample running processes with perf")
     rec.add_argument("--pid", type=int, action="append", default=[],
                      help="repeat for several; none: every CPU, see --command")
@@ -193,7 +193,7 @@ def main(argv=None):
     svg.add_argument("input")
     svg.add_argument("output")
     args = parser.parse_args(argv)
-    if args.command == "record":
+    if args.action == "record":
         seconds = int(args.seconds) if args.seconds == int(args.seconds) else args.seconds
         record(args.pid, seconds, args.output, args.title, args.frequency, args.command)
     else:
