@@ -4,7 +4,8 @@ Rows are generated inside PostgreSQL (`INSERT … SELECT generate_series`), in b
 progress shows, by one connection per core (generating the rows is CPU-bound, one backend used one
 core). The users table's secondary indexes are dropped first and rebuilt at the end, two at a time
 (one per core), which is much faster than maintaining them row by row; the table is vacuumed before
-they are built, while it has no index to clean. Everyone shares one Argon2 hash of
+they are built, while it has no index to clean. Foreign keys are dropped for the inserts and added
+back after them, as PostgreSQL's "Populating a Database" advises. Everyone shares one Argon2 hash of
 `BENCH_PASSWORD`, made with the configured cost, so logins cost what they would.
 """
 
@@ -111,6 +112,19 @@ def secondary_indexes(cursor):
     return cursor.fetchall()
 
 
+def table_foreign_keys(cursor):
+    """The foreign keys of the tables seeded, with their definitions. Checked row by row, the
+    users' tenant and the memberships' keys were a tenth of PostgreSQL's CPU in a seeding's
+    profile (bench/results/profiles/postgresql-seeding-N1000000.svg); added back after the inserts,
+    each is checked by one join."""
+    cursor.execute("""
+        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE contype = 'f' AND conrelid = ANY(ARRAY['users_user', 'users_user_roles',
+                                                     'users_user_identity_groups']::regclass[])
+    """)
+    return cursor.fetchall()
+
+
 def seed(count: int, workers: int = 2) -> dict:
     from django.contrib.auth.hashers import make_password
     from django.db import connection, connections
@@ -130,6 +144,9 @@ def seed(count: int, workers: int = 2) -> dict:
                 cursor.execute(f'ALTER TABLE users_user DROP CONSTRAINT "{constraint}"')
             else:
                 cursor.execute(f'DROP INDEX "{name}"')
+        foreign_keys = table_foreign_keys(cursor)
+        for table, name, _ in foreign_keys:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         cursor.execute("SET synchronous_commit = off")
     params = {"tenant": tenant.id, "password": password, "first": FIRST_NAMES, "last": LAST_NAMES,
               "departments": DEPARTMENTS, "domains": DOMAINS, "rare": RARE_LAST_NAME, "block": BLOCK,
@@ -177,6 +194,8 @@ def seed(count: int, workers: int = 2) -> dict:
         """, [group.id, count])
 
     with connection.cursor() as cursor:
+        for table, name, definition in foreign_keys:  # each validated by one join
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         # VACUUM sets the visibility map, so that counts and deep offsets are index-only scans, as
         # they are on a table autovacuum has visited; before the indexes, it has none to visit.
         for table in ("users_user", "users_user_roles", "users_user_identity_groups"):
