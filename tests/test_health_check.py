@@ -86,7 +86,10 @@ def jit_of_a_new_connection():
 
 def test_sessions_run_without_jit_unless_asked(settings):
     assert jit_of_a_new_connection() == "off"
-    with own.connect() as mine:  # the relay's connections too
+    with own.connect() as mine:  # the relay's connections too, with their own settings
         assert mine.execute("SHOW jit").fetchone()[0] == "off"
+    with own.connect(options="-c timezone=UTC") as mine:
+        assert mine.execute("SHOW jit").fetchone()[0] == "off"
+        assert mine.execute("SHOW timezone").fetchone()[0] == "UTC"
     settings.DATABASE_JIT = True
     assert jit_of_a_new_connection() == "on"  # the server's default

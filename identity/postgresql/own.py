@@ -10,4 +10,7 @@ LIBPQ_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "sslrootc
 
 def connect(alias: str = "default", **options) -> psycopg.Connection:
     params = connections[alias].get_connection_params()
-    return psycopg.connect(**{k: params[k] for k in LIBPQ_KEYS if params.get(k)}, **options)
+    libpq = {k: params[k] for k in LIBPQ_KEYS if params.get(k)}
+    if "options" in libpq and "options" in options:  # server settings from both: Django's, then the caller's
+        options["options"] = f"{libpq.pop('options')} {options['options']}"
+    return psycopg.connect(**libpq, **options)
