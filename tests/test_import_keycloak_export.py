@@ -479,7 +479,8 @@ def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_pat
         run(write_export(tmp_path / "clash", clash))
     assert definitions() == before
     run(write_export(tmp_path / "export", users))
-    assert "indexes built after the insert (users locked until commit): 12" in capsys.readouterr().out
+    non_unique = sum("CREATE UNIQUE INDEX" not in definition for _, definition in before)
+    assert f"indexes built after the insert (users locked until commit): {non_unique}" in capsys.readouterr().out
     assert definitions() == before
     with connection.cursor() as cursor:  # the rebuilt trigram index finds the imported users
         cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "

@@ -121,23 +121,30 @@ class Backend:
 
 
 class Outbox:
-    """E-mails as Django's file-based backend writes them: one file per message."""
+    """E-mails as Django's file-based backend writes them: one file per message. The folder serves
+    the whole run (both Keycloak releases), so a link is taken from the messages no earlier call
+    has returned: an older e-mail to the same address is never mistaken for the one just asked."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.taken: set[str] = set()
+
+    def _files_to(self, address: str) -> list[Path]:
+        files = sorted(self.path.glob("*.log"), key=lambda f: f.stat().st_mtime_ns)
+        return [f for f in files if re.search(rf"^To: {re.escape(address)}$", f.read_text(), re.M)]
 
     def messages_to(self, address: str) -> list[str]:
-        texts = (f.read_text() for f in sorted(self.path.glob("*.log"), key=lambda f: f.stat().st_mtime_ns))
-        return [t for t in texts if re.search(rf"^To: {re.escape(address)}$", t, re.M)]
+        return [f.read_text() for f in self._files_to(address)]
 
-    def wait_link(self, address: str, count: int = 1, timeout: float = 10) -> str:
-        """The link in the newest e-mail to `address`, once `count` have arrived (sends run after the answer)."""
+    def wait_link(self, address: str, timeout: float = 10) -> str:
+        """The link in the next e-mail to `address` that no earlier call returned (sends run after
+        the answer); every message to it seen so far is then taken."""
         deadline = time.monotonic() + timeout
-        while len(self.messages_to(address)) < count and time.monotonic() < deadline:
+        while not (new := [f for f in self._files_to(address) if f.name not in self.taken]):
+            assert time.monotonic() < deadline, f"no new e-mail to {address} within {timeout} s"
             time.sleep(0.05)
-        messages = self.messages_to(address)
-        assert len(messages) >= count, f"{len(messages)} e-mails to {address}, expected {count}"
-        return re.search(r"^(https?://\S+)$", messages[-1], re.M).group(1)
+        self.taken.update(f.name for f in new)
+        return re.search(r"^(https?://\S+)$", new[-1].read_text(), re.M).group(1)
 
 
 # The tokens Keycloak's components hold for the whole run; their rows are re-created for every
