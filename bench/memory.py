@@ -28,7 +28,12 @@ def profile(users):
               str(users)])
         _run([sys.executable, "-m", "memray", "flamegraph", "--force", "--output", str(graph), str(capture)])
         graph.write_text(scrub(graph.read_text(), capture))
-    return {**json.loads(plain.strip().splitlines()[-1]), "flame_graph": str(graph.relative_to(PROFILES.parents[2]))}
+    return {**json.loads(plain.strip().splitlines()[-1]), "flame_graph": in_checkout(graph)}
+
+
+def in_checkout(path):
+    """A profile's path as results name it: relative to the checkout."""
+    return str(path.relative_to(PROFILES.parents[2]))
 
 
 def scrub(text, capture=None):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import flame
 from bench.load import log, wrk
-from bench.memory import PROFILES, scrub
+from bench.memory import PROFILES, in_checkout, scrub
 
 # The shapes that did not stay flat from 1M to 10M users or over their limit (bench/curve.py), and
 # a SCIM lookup, the lookup whose p99 is furthest above the reference's.
@@ -35,8 +35,16 @@ def run(server, shapes, args, auth):
         base = f"{slug(name)}-N{args.users}"
         python_graph, postgres_graph = PROFILES / f"api-{base}.svg", PROFILES / f"postgresql-{base}.svg"
         log(f"profiling {name}: py-spy on the workers, perf on PostgreSQL, {SECONDS} s")
-        load = threading.Thread(target=wrk, args=(server.url, path, args.users, auth, SECONDS + 4,
-                                                  args.connections, min(args.threads, args.connections)))
+        failures = []
+
+        def loading():
+            try:
+                wrk(server.url, path, args.users, auth, SECONDS + 4, args.connections,
+                    min(args.threads, args.connections))
+            except Exception as error:  # raised below: a graph of idle workers would explain nothing
+                failures.append(error)
+
+        load = threading.Thread(target=loading)
         load.start()
         spy = subprocess.Popen(
             [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.process.pid),
@@ -50,9 +58,10 @@ def run(server, shapes, args, auth):
         finally:
             _, errors = spy.communicate()
             load.join()
+        if failures:
+            raise SystemExit(f"wrk failed while profiling {name}: {failures[0]}")
         if spy.returncode:
             raise SystemExit(f"py-spy failed: {errors[-2000:]}")
         python_graph.write_text(scrub(python_graph.read_text()))
-        written[name] = {graph: str(path.relative_to(PROFILES.parents[2]))
-                         for graph, path in (("python", python_graph), ("postgresql", postgres_graph))}
+        written[name] = {"python": in_checkout(python_graph), "postgresql": in_checkout(postgres_graph)}
     return written

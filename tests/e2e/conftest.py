@@ -129,22 +129,24 @@ class Outbox:
         self.path = path
         self.taken: set[str] = set()
 
-    def _files_to(self, address: str) -> list[Path]:
+    def _to(self, address: str) -> list[tuple[str, str]]:
+        """(file name, text) of each message to `address`, oldest first."""
         files = sorted(self.path.glob("*.log"), key=lambda f: f.stat().st_mtime_ns)
-        return [f for f in files if re.search(rf"^To: {re.escape(address)}$", f.read_text(), re.M)]
+        texts = ((f.name, f.read_text()) for f in files)
+        return [(name, text) for name, text in texts if re.search(rf"^To: {re.escape(address)}$", text, re.M)]
 
     def messages_to(self, address: str) -> list[str]:
-        return [f.read_text() for f in self._files_to(address)]
+        return [text for _, text in self._to(address)]
 
     def wait_link(self, address: str, timeout: float = 10) -> str:
         """The link in the next e-mail to `address` that no earlier call returned (sends run after
         the answer); every message to it seen so far is then taken."""
         deadline = time.monotonic() + timeout
-        while not (new := [f for f in self._files_to(address) if f.name not in self.taken]):
+        while not (new := [(name, text) for name, text in self._to(address) if name not in self.taken]):
             assert time.monotonic() < deadline, f"no new e-mail to {address} within {timeout} s"
             time.sleep(0.05)
-        self.taken.update(f.name for f in new)
-        return re.search(r"^(https?://\S+)$", new[-1].read_text(), re.M).group(1)
+        self.taken.update(name for name, _ in new)
+        return re.search(r"^(https?://\S+)$", new[-1][1], re.M).group(1)
 
 
 # The tokens Keycloak's components hold for the whole run; their rows are re-created for every
