@@ -257,6 +257,18 @@ def test_a_user_without_a_creation_time_keeps_the_first_runs(db, tmp_path):
     assert dict(User.objects.values_list("id", "created_at")) == created
 
 
+@pytest.mark.parametrize("created", [-1, 253_402_300_800_000, 1e300])
+def test_a_creation_time_out_of_range_is_listed(db, tmp_path, capsys, created):
+    users = copy.deepcopy(all_users())
+    grace = next(u for u in users if u["username"] == "grace")
+    grace["createdTimestamp"] = created
+    with pytest.raises(CommandError, match="cannot be imported; nothing was written"):
+        run(write_export(tmp_path / "odd", users))
+    assert f"{grace['id']} (grace): createdTimestamp {created} is not a time in milliseconds since 1970" \
+        in capsys.readouterr().err
+    assert not User.objects.exists()
+
+
 def test_a_newer_export_updates_in_place(db, tmp_path):
     run(EXPORT / "different_files")
     untouched = User.objects.get(username="grace")
@@ -451,9 +463,9 @@ def test_a_credential_data_shared_by_users_is_read_for_each_as_written(db, tmp_p
 
 def test_keep_indexes_leaves_a_large_import_on_the_live_indexes(db, tmp_path, monkeypatch, capsys):
     """`--keep-indexes`: past the threshold too, nothing is dropped, so other tenants' reads never wait."""
-    from users.keycloak_import import indexes
+    from users.keycloak_import import bulk
 
-    monkeypatch.setattr(indexes, "REBUILD_FROM", 2)
+    monkeypatch.setattr(bulk, "REBUILD_FROM", 2)
     run(write_export(tmp_path / "export", copy.deepcopy(all_users())), keep_indexes=True)
     out = capsys.readouterr().out
     assert "indexes built after" not in out
@@ -461,17 +473,21 @@ def test_keep_indexes_leaves_a_large_import_on_the_live_indexes(db, tmp_path, mo
 
 
 def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):
-    """Past the threshold the non-unique indexes are dropped for the insert and built again from
-    their own definitions in the same transaction; a clash still rolls everything back, drops included."""
-    from users.keycloak_import import indexes
+    """Past the threshold the non-unique indexes and the written tables' foreign keys are dropped for
+    the insert and made again from their own definitions in the same transaction (the keys validated,
+    deferrable as before); a clash still rolls everything back, drops included."""
+    from users.keycloak_import import bulk
 
     def definitions():
         with connection.cursor() as cursor:
             cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users_user' ORDER BY 1")
-            return cursor.fetchall()
+            indexes = cursor.fetchall()
+            cursor.execute("""SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated
+                              FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2""")
+            return indexes, cursor.fetchall()
 
     before = definitions()
-    monkeypatch.setattr(indexes, "REBUILD_FROM", 2)
+    monkeypatch.setattr(bulk, "REBUILD_FROM", 2)
     users = copy.deepcopy(all_users())
     clash = copy.deepcopy(users)
     next(u for u in clash if u["username"] == "grace")["email"] = "ada@example.com"
@@ -479,8 +495,11 @@ def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_pat
         run(write_export(tmp_path / "clash", clash))
     assert definitions() == before
     run(write_export(tmp_path / "export", users))
-    non_unique = sum("CREATE UNIQUE INDEX" not in definition for _, definition in before)
-    assert f"indexes built after the insert (users locked until commit): {non_unique}" in capsys.readouterr().out
+    non_unique = sum("CREATE UNIQUE INDEX" not in definition for _, definition in before[0])
+    keys = sum(table in ("users_user", "profiles_fanprofile") for table, *_ in before[1])
+    out = capsys.readouterr().out
+    assert f"indexes built after the insert (users locked until commit): {non_unique}" in out
+    assert f"foreign keys checked after the insert: {keys}" in out and keys >= 3
     assert definitions() == before
     with connection.cursor() as cursor:  # the rebuilt trigram index finds the imported users
         cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "

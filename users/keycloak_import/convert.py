@@ -8,9 +8,9 @@ cannot be read (an unknown algorithm) is bad input and stops the run at once (`E
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
@@ -23,6 +23,8 @@ from . import phone as phones
 PHONE_ATTRIBUTE = "phone_number"
 PHONE_VERIFIED_ATTRIBUTE = "phone_number_verified"
 NAME_LIMIT = 150
+LATEST_MS = 253_402_300_800_000  # 10000-01-01
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 
 
 def default_roles(realm: str) -> set[str]:
@@ -41,7 +43,7 @@ class UserRow:
     first_name: str
     last_name: str
     is_active: bool
-    created_at: datetime | None
+    created_ms: int | None  # Keycloak's createdTimestamp; made a time in SQL, cheaper than here
     attributes: str  # JSON
     required_actions: str  # JSON
     password: str | None
@@ -128,10 +130,11 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
         return Skipped(user_id, username, f"service account of client {user['serviceAccountClientId']}")
     if user.get("federationLink"):
         return Skipped(user_id, username, f"federated by storage provider {user['federationLink']}")
-    try:
-        user_id = str(uuid.UUID(user_id))
-    except ValueError:
-        return Problem(user_id, username, "the id is not a UUID")
+    if not CANONICAL_UUID(user_id):  # as Keycloak writes them; anything else is read by `uuid`
+        try:
+            user_id = str(uuid.UUID(user_id))
+        except ValueError:
+            return Problem(user_id, username, "the id is not a UUID")
     password, kept = password_of(user.get("credentials"))
     kept = [f"{kind} credentials" for kind in kept]
     client_roles = user.get("clientRoles") or {}
@@ -166,14 +169,17 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
         created = user.get("createdTimestamp")
         # none (a user made by a realm import that gave none): a new row gets the time of the run, an
         # existing one keeps its own, so that the same export twice changes nothing
-        created_at = (datetime.fromtimestamp(created / 1000, tz=timezone.utc) if isinstance(created, int | float)
-                      else None)
+        created_ms = None
+        if isinstance(created, int | float) and not isinstance(created, bool):
+            if not 0 <= created < LATEST_MS:  # NaN too
+                raise ValueError(f"createdTimestamp {created} is not a time in milliseconds since 1970")
+            created_ms = round(created)
         row = UserRow(
             id=user_id, username=username, email=email, email_verified=user.get("emailVerified") is True,
             phone_number=phone, phone_verified=phone is not None and str(phone_verified).lower() == "true",
             first_name=_text(user.get("firstName"), "firstName", NAME_LIMIT),
             last_name=_text(user.get("lastName"), "lastName", NAME_LIMIT),
-            is_active=user.get("enabled") is not False, created_at=created_at,
+            is_active=user.get("enabled") is not False, created_ms=created_ms,
             attributes=json.dumps(attributes, ensure_ascii=False),
             required_actions=json.dumps(required_actions) if required_actions else "[]", password=password,
             roles=sorted({r for r in roles if r not in realm_defaults}), groups=sorted(set(groups)), kept=kept,

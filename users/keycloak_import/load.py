@@ -34,7 +34,7 @@ from audit import recording
 from users import services
 from users.models import Group, Role, Tenant
 
-from . import export, indexes, stage
+from . import bulk, export, stage
 from .convert import Problem, Skipped, default_roles
 
 LISTED = 1000  # problems and skipped users kept for the report; the rest are counted
@@ -94,13 +94,13 @@ DROP TABLE IF EXISTS pg_temp.kc_users, pg_temp.kc_user_roles, pg_temp.kc_user_gr
     pg_temp.kc_existing;
 CREATE TEMPORARY TABLE kc_users (
     id uuid, username text, email text, email_verified boolean, phone_number text, phone_verified boolean,
-    first_name text, last_name text, is_active boolean, created_at timestamptz, attributes jsonb,
+    first_name text, last_name text, is_active boolean, created_ms bigint, attributes jsonb,
     required_actions jsonb, password text) ON COMMIT DROP;
 CREATE TEMPORARY TABLE kc_user_roles (user_id uuid, name text) ON COMMIT DROP;
 CREATE TEMPORARY TABLE kc_user_groups (user_id uuid, path text) ON COMMIT DROP;
 """
 USER_COLUMNS = ("id, username, email, email_verified, phone_number, phone_verified, first_name, last_name, "
-                "is_active, created_at, attributes, required_actions, password")
+                "is_active, created_ms, attributes, required_actions, password")
 
 
 def _read_users(files: export.ExportFiles, report: Report, cursor, progress, workers: int) -> None:
@@ -253,7 +253,9 @@ FIELDS = ("username", "email", "email_verified", "phone_number", "phone_verified
 
 def _exported(field: str, otherwise: str) -> str:
     """The export's value of `field`; for a creation time the export may lack, `otherwise`."""
-    return f"COALESCE(k.{field}, {otherwise})" if field == "created_at" else f"k.{field}"
+    if field == "created_at":  # exact: milliseconds counted from the epoch, no floating point
+        return f"COALESCE(timestamptz 'epoch' + k.created_ms * interval '1 millisecond', {otherwise})"
+    return f"k.{field}"
 
 
 def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool = True):
@@ -266,7 +268,10 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
     cursor.execute("SELECT count(*) FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)")
     new_users = cursor.fetchone()[0]
     new_values = ", ".join(_exported(f, f"u.{f}") for f in FIELDS)
-    with indexes.set_aside(cursor, new_users if rebuild_indexes else 0, report):
+    from profiles.models import FanProfile  # every new user has one, as when created through the services
+
+    fan_profiles = FanProfile._meta.db_table
+    with bulk.set_aside(cursor, new_users if rebuild_indexes else 0, report, ("users_user", fan_profiles)):
         cursor.execute(f"""
             UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
                 password = {PASSWORD},
@@ -285,11 +290,10 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
                    CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
             FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)""", [tenant.id])
         report.counts["users created"] += cursor.rowcount
-    from profiles.models import FanProfile  # every new user has one, as when created through the services
-    cursor.execute(f"""
-        INSERT INTO {FanProfile._meta.db_table} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
-        SELECT k.id, %s, now(), '', false FROM kc_users k ON CONFLICT DO NOTHING""", [tenant.id])
-    report.counts["fan profiles created"] += cursor.rowcount
+        cursor.execute(f"""
+            INSERT INTO {fan_profiles} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
+            SELECT k.id, %s, now(), '', false FROM kc_users k ON CONFLICT DO NOTHING""", [tenant.id])
+        report.counts["fan profiles created"] += cursor.rowcount
     cursor.execute("SELECT count(*) FROM users_user u WHERE u.tenant_id = %s "
                    "AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)", [tenant.id])
     report.counts["users of the tenant not in this export (left alone)"] = cursor.fetchone()[0]
@@ -333,7 +337,7 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
     hold; in both cases nothing is written. With `dry_run`, everything is checked and rolled back.
     `workers` processes convert the users files (`stage`). `rebuild_indexes=False` keeps the user
     table's indexes (and readers) live through a large import, at the cost of upkeep row by row
-    (`indexes.set_aside`).
+    (`bulk.set_aside`).
     """
     report = Report(dry_run=dry_run)
     files = export.locate(Path(path), realm)

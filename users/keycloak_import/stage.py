@@ -42,7 +42,7 @@ def _user_line(row: UserRow) -> str:
     return "\t".join((
         row.id, _text(row.username), _text(row.email), "t" if row.email_verified else "f", _text(row.phone_number),
         "t" if row.phone_verified else "f", _text(row.first_name), _text(row.last_name),
-        "t" if row.is_active else "f", "\\N" if row.created_at is None else row.created_at.isoformat(),
+        "t" if row.is_active else "f", "\\N" if row.created_ms is None else str(row.created_ms),
         _text(row.attributes), _text(row.required_actions), _text(row.password))) + "\n"
 
 

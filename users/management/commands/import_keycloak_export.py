@@ -38,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                             help="processes converting the users files (default: one per core)")
         parser.add_argument("--keep-indexes", action="store_true",
-                            help="never set the user table's search indexes aside: a large import then "
+                            help="never set the user table's search indexes and foreign keys aside: a large import then "
                                  "runs slower but does not lock other tenants' user reads until it commits")
 
     def handle(self, *args, path, tenant, realm, dry_run, no_progress, workers, keep_indexes, **options):

@@ -1,0 +1,74 @@
+"""A large import's bulk mode: the user table's search indexes and the written tables' foreign keys
+set aside for the insert, and restored before the import commits.
+
+Inserting a row costs an update of each of `users_user`'s indexes, and its trigram and JSONB GIN
+indexes cost most: building an index over the rows once they are in is several times cheaper than
+upkeep row by row. Likewise each inserted user and fan profile queues a foreign-key check per key,
+run one row at a time at commit (three per user, a fifth of a million-user import's time), where
+adding the key back checks every row in one join. So an import that creates many users
+(`REBUILD_FROM`, and at least half as many as the table holds, since a build reads the whole table)
+drops the non-unique indexes of `users_user` and the foreign keys of `users_user` and of the fan
+profiles inside its transaction, inserts, adds the keys back (each validated) and creates the
+indexes again from their own definitions. The unique indexes stay: they are the final judge of the
+users written.
+
+Locks: `DROP INDEX` and `DROP CONSTRAINT` take ACCESS EXCLUSIVE locks on `users_user` and the fan
+profiles, held until commit, so every reader of users (the API, logins through the Keycloak
+provider) waits for the end of the import's writes, then sees the finished table; nothing reads it
+without its indexes or writes it without its keys checked. That is meant for an import an operator
+runs before cutover; a delta pass (few new users) never takes it. The locks are taken first, before
+the import's own row writes, so that it waits for readers rather than deadlocks. A failed run rolls
+back, its drops with it.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+REBUILD_FROM = 50_000  # new users
+# Per build. A GIN build gathers its keys in this memory and merges them into the index each time it
+# fills: a million users' e-mail trigrams fill 256 MB several times over.
+BUILD_MEMORY = "1GB"
+
+NON_UNIQUE = """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+                WHERE i.indrelid = 'users_user'::regclass AND NOT i.indisunique ORDER BY 1"""
+FOREIGN_KEYS = """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+                  WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2"""
+
+
+@contextmanager
+def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
+    """Drop the non-unique indexes of `users_user` and the foreign keys of `tables` (`users_user`
+    first) for the block when `new_users` is many; restore them after it (counted and timed in
+    `report`)."""
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'users_user'::regclass")
+    rows = max(cursor.fetchone()[0], 0)  # an estimate (-1: never analysed)
+    if new_users < REBUILD_FROM or new_users * 2 < rows:
+        yield
+        return
+    for table in tables:
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    # ALTER TABLE refuses a table with checks queued: the run's own few (groups, roles) run now.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute(FOREIGN_KEYS, [list(tables)])
+    foreign_keys = cursor.fetchall()
+    for table, name, _ in foreign_keys:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    cursor.execute(NON_UNIQUE)
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    yield
+    started = time.monotonic()
+    for table, name, definition in foreign_keys:  # deferrable as declared; validated here, by one join
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as every foreign key of the schema is declared
+    report.seconds["foreign keys"] = round(time.monotonic() - started, 1)
+    started = time.monotonic()
+    cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+    for _, definition in indexes:
+        cursor.execute(definition)
+    report.counts["indexes built after the insert (users locked until commit)"] = len(indexes)
+    report.counts["foreign keys checked after the insert"] = len(foreign_keys)
+    report.seconds["index build"] = round(time.monotonic() - started, 1)
