@@ -86,18 +86,13 @@ def users_by_key(tenant: Tenant, column: str, value) -> list[User]:
 
 @cache
 def by_key_sql(column: str) -> str:
-    """One lateral aggregate gives both arrays: two `ARRAY(SELECT …)` sublinks were each planned on
-    every lookup, and planning was half of PostgreSQL's time on a SCIM userName lookup
-    (bench/results/profiles/postgresql-lookup-by-username-scim-N10000000.svg)."""
     q = connection.ops.quote_name
     user, group, through = (q(model._meta.db_table) for model in (User, Group, MEMBERSHIPS))
     columns = ", ".join(f"{user}.{q(field.column)}" for field in User._meta.concrete_fields)
-    order = f"ORDER BY g.{q('name')}, g.{q('id')}"
-    return (f"SELECT {columns}, COALESCE(sg.ids, '{{}}') AS scim_group_ids, "
-            f"COALESCE(sg.names, '{{}}') AS scim_group_names FROM {user} "
-            f"CROSS JOIN LATERAL (SELECT array_agg(g.{q('id')} {order}) AS ids, "
-            f"array_agg(g.{q('name')} {order}) AS names FROM {group} g "
-            f"JOIN {through} m ON m.{q('group_id')} = g.{q('id')} WHERE m.{q('user_id')} = {user}.{q('id')}) sg "
+    groups = (f"FROM {group} g JOIN {through} m ON m.{q('group_id')} = g.{q('id')} "
+              f"WHERE m.{q('user_id')} = {user}.{q('id')} ORDER BY g.{q('name')}, g.{q('id')}")
+    return (f"SELECT {columns}, ARRAY(SELECT g.{q('id')} {groups}) AS scim_group_ids, "
+            f"ARRAY(SELECT g.{q('name')} {groups}) AS scim_group_names FROM {user} "
             f"WHERE {user}.{q('tenant_id')} = %s AND {user}.{q(column)} = %s")
 
 
