@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import django
 
+from identity.postgresql.constraints import add_foreign_keys, drop_foreign_keys
+
 FIRST_NAMES = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William",
                "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
                "Charles", "Karen", "Christopher", "Nancy", "Daniel", "Lisa", "Matthew", "Betty", "Anthony",
@@ -40,7 +42,10 @@ BLOCK = len(FIRST_NAMES) * len(LAST_NAMES)
 def email_domain(i: int) -> str:
     """The domain of bench user i's address (bench/wrk/request.lua computes the same)."""
     return DOMAINS[(i // BLOCK) % len(DOMAINS)]
+
+
 TENANT = "bench"
+SEEDED_TABLES = ("users_user", "users_user_roles", "users_user_identity_groups")
 BATCH = 100_000
 # One user in RARE_EVERY has the rare last name: the "rare substring" of the search benchmarks.
 RARE_EVERY = 100_000
@@ -112,19 +117,6 @@ def secondary_indexes(cursor):
     return cursor.fetchall()
 
 
-def table_foreign_keys(cursor):
-    """The foreign keys of the tables seeded, with their definitions. Checked row by row, the
-    users' tenant and the memberships' keys were a tenth of PostgreSQL's CPU in a seeding's
-    profile (bench/results/profiles/postgresql-seeding-N1000000.svg); added back after the inserts,
-    each is checked by one join."""
-    cursor.execute("""
-        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE contype = 'f' AND conrelid = ANY(ARRAY['users_user', 'users_user_roles',
-                                                     'users_user_identity_groups']::regclass[])
-    """)
-    return cursor.fetchall()
-
-
 def seed(count: int, workers: int = 2) -> dict:
     from django.contrib.auth.hashers import make_password
     from django.db import connection, connections
@@ -144,9 +136,9 @@ def seed(count: int, workers: int = 2) -> dict:
                 cursor.execute(f'ALTER TABLE users_user DROP CONSTRAINT "{constraint}"')
             else:
                 cursor.execute(f'DROP INDEX "{name}"')
-        foreign_keys = table_foreign_keys(cursor)
-        for table, name, _ in foreign_keys:
-            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        # Checked row by row, the users' tenant and the memberships' keys were a tenth of
+        # PostgreSQL's CPU in a seeding's profile (profiles/postgresql-seeding-N1000000.svg).
+        foreign_keys = drop_foreign_keys(cursor, SEEDED_TABLES)
         cursor.execute("SET synchronous_commit = off")
     params = {"tenant": tenant.id, "password": password, "first": FIRST_NAMES, "last": LAST_NAMES,
               "departments": DEPARTMENTS, "domains": DOMAINS, "rare": RARE_LAST_NAME, "block": BLOCK,
@@ -194,11 +186,10 @@ def seed(count: int, workers: int = 2) -> dict:
         """, [group.id, count])
 
     with connection.cursor() as cursor:
-        for table, name, definition in foreign_keys:  # each validated by one join
-            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        add_foreign_keys(cursor, foreign_keys)
         # VACUUM sets the visibility map, so that counts and deep offsets are index-only scans, as
         # they are on a table autovacuum has visited; before the indexes, it has none to visit.
-        for table in ("users_user", "users_user_roles", "users_user_identity_groups"):
+        for table in SEEDED_TABLES:
             cursor.execute(f"VACUUM {table}")
     vacuumed = time.monotonic() - started
     log(f"rebuilding {len(indexes)} indexes, {workers} at a time")
@@ -237,7 +228,7 @@ def seed(count: int, workers: int = 2) -> dict:
         for name, _, constraint in indexes:
             if constraint:
                 cursor.execute(f'ALTER TABLE users_user ADD CONSTRAINT "{constraint}" UNIQUE USING INDEX "{name}"')
-        for table in ("users_user", "users_user_roles", "users_user_identity_groups"):
+        for table in SEEDED_TABLES:
             cursor.execute(f"ANALYZE {table}")  # after the indexes: statistics of their expressions
     total = time.monotonic() - started
     result = {"users": count, "seconds": round(total, 1), "rows_per_second": round(count / total),

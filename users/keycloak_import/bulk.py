@@ -26,6 +26,8 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+from identity.postgresql.constraints import add_foreign_keys, drop_foreign_keys
+
 REBUILD_FROM = 50_000  # new users
 # Per build. A GIN build gathers its keys in this memory and merges them into the index each time it
 # fills: a million users' e-mail trigrams fill 256 MB several times over.
@@ -33,8 +35,6 @@ BUILD_MEMORY = "1GB"
 
 NON_UNIQUE = """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
                 WHERE i.indrelid = 'users_user'::regclass AND NOT i.indisunique ORDER BY 1"""
-FOREIGN_KEYS = """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-                  WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2"""
 
 
 @contextmanager
@@ -51,18 +51,14 @@ def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
         cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     # ALTER TABLE refuses a table with checks queued: the run's own few (groups, roles) run now.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    cursor.execute(FOREIGN_KEYS, [list(tables)])
-    foreign_keys = cursor.fetchall()
-    for table, name, _ in foreign_keys:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    foreign_keys = drop_foreign_keys(cursor, tables)
     cursor.execute(NON_UNIQUE)
     indexes = cursor.fetchall()
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {name}")
     yield
     started = time.monotonic()
-    for table, name, definition in foreign_keys:  # deferrable as declared; validated here, by one join
-        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    add_foreign_keys(cursor, foreign_keys)
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as every foreign key of the schema is declared
     report.seconds["foreign keys"] = round(time.monotonic() - started, 1)
     started = time.monotonic()
