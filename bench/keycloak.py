@@ -618,6 +618,9 @@ def run(backend_url, api_token, args, database_url, backend_pid=None):
             settle(database_url)  # after the CPU counters; the next realm starts on a quiet database
             ops.setdefault(LOGIN, {})[label] = row(login)
         results["disk"] = keycloak_disk(database_url, count)
+        if backend_pid is not None and not args.skip_profiles:  # after every figure, so that none carries a profiler's cost
+            set_cache_policy(admin, info["storage_component_id"], policies[0])
+            results["login_profiles"] = profile_logins(kc, backend_pid, args, body, pool, policies[0])
         results["operations"] = ops
         results["ratios"] = ratios(ops, policies)
         results["auth_overhead"] = auth_overhead(kc.base_url, backend_url, api_token, args)
@@ -626,6 +629,51 @@ def run(backend_url, api_token, args, database_url, backend_pid=None):
         shutil.rmtree(data_dir, ignore_errors=True)
         log("Keycloak stopped")
     return results
+
+
+def profile_logins(kc, backend_pid, args, body, pool, policy):
+    """Password logins in each realm for `profiles.SECONDS` at the run's concurrency, while
+    async-profiler samples Keycloak's CPU and, in realm A, py-spy the backend's workers: where each
+    realm's cost per login goes (`bench/results/profiles/`). The paths relative to the checkout."""
+    import threading
+
+    from bench import async_profiler, profiles
+    from bench.load import wrk
+    from bench.memory import PROFILES, in_checkout
+
+    jvm = kc.process.pid if kc.process is not None else kc.pid
+    written = {}
+    for label, realm in ((f"A ({policy})", REALM_A), ("B", REALM_B)):
+        side = label[0]
+        log(f"profiling logins in realm {label}: async-profiler on Keycloak"
+            + (", py-spy on the backend's workers" if side == "A" else "") + f", {profiles.SECONDS} s")
+        graphs = {"keycloak": PROFILES / f"keycloak-{side}-login-cpu-N{args.users}.html"}
+        if side == "A":
+            graphs["backend"] = PROFILES / f"gunicorn-A-login-N{args.users}.svg"
+        failures = []
+
+        def loading():
+            try:
+                wrk(kc.base_url, TOKEN_PATH.format(realm=realm), pool, None, profiles.SECONDS + 4, args.connections,
+                    min(args.threads, args.connections), body)
+            except Exception as error:  # raised below: a graph of an idle server would explain nothing
+                failures.append(error)
+
+        load = threading.Thread(target=loading)
+        load.start()
+        try:
+            time.sleep(2)  # past the connections' first requests
+            with async_profiler.profiling(jvm, graphs["keycloak"]):
+                spy = profiles.py_spy(backend_pid, graphs["backend"]) if side == "A" else None
+                time.sleep(profiles.SECONDS)
+                if spy is not None:
+                    spy.wait()
+        finally:
+            load.join()
+        if failures:
+            raise SystemExit(f"wrk failed while profiling logins in realm {label}: {failures[0]}")
+        written[label] = {name: in_checkout(path) for name, path in graphs.items()}
+    return written
 
 
 def login_cpu_counters(kc, backend_pid):

@@ -1,10 +1,11 @@
 """Flame graphs of the API shapes that miss their targets, written by every `make bench`.
 
-After the measurements (so that no figure carries a profiler's cost), each shape of `PROFILED` is
-loaded again with wrk at the run's concurrency for `SECONDS`, while py-spy samples the gunicorn
+After the measurements (so that no figure carries a profiler's cost), each shape of `PROFILED`, and
+each shape whose p99 missed the tail target in this run (`chosen`), is loaded again with wrk at the run's concurrency for `SECONDS`, while py-spy samples the gunicorn
 workers (Python: where a request's time goes, waiting on PostgreSQL included) and `perf` samples
 PostgreSQL's processes, backends and parallel workers (bench/flame.py: what it does with that time). Both
-graphs go to bench/results/profiles/, named by shape and N, next to the run they explain.
+graphs go to bench/results/profiles/, named by shape and N, next to the run they explain. The
+password logins through Keycloak have theirs from bench/keycloak.py (`profile_logins`).
 """
 
 import re
@@ -18,14 +19,43 @@ from bench.load import log, wrk
 from bench.memory import PROFILES, in_checkout, scrub
 
 # The shapes that did not stay flat from 1M to 10M users or over their limit (bench/curve.py), and
-# a SCIM lookup, the lookup whose p99 is furthest above the reference's.
+# a SCIM lookup, the lookup whose p99 is furthest above the reference's; profiled in every run.
 PROFILED = ("search prefix (search=smi)", "search substring, rare (*uaintrel*)", "count (search=smi)",
             "lookup by userName, SCIM")
+REFERENCE = "reference (bare DRF, no auth)"
+TAIL_LIMIT = 1.2  # the tail target: p99 within this many times the reference's, in the same run
+
+
+def chosen(http):
+    """PROFILED, then every shape whose p99 missed the tail target in this run (`http`: the run's
+    measurements by name), so that each miss has its own graphs."""
+    reference = http[REFERENCE]["p99_ms"]
+    missed = [name for name, row in http.items() if name != REFERENCE and row["p99_ms"] > TAIL_LIMIT * reference]
+    return list(dict.fromkeys([*PROFILED, *missed]))
 SECONDS = 15
 
 
 def slug(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+class py_spy:
+    """py-spy sampling the gunicorn master `pid`'s workers for `SECONDS` into the flame graph
+    `output` (100 Hz, idle time included); `wait()` for the graph."""
+
+    def __init__(self, pid, output):
+        self.output = output
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--subprocesses", "--idle",
+             "--nonblocking", "--rate", "100", "--duration", str(SECONDS), "--format", "flamegraph",
+             "--output", str(output)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def wait(self):
+        _, errors = self.process.communicate()
+        if self.process.returncode:
+            raise SystemExit(f"py-spy failed: {errors[-2000:]}")
+        self.output.write_text(scrub(self.output.read_text()))
 
 
 def run(server, shapes, args, auth):
@@ -46,22 +76,15 @@ def run(server, shapes, args, auth):
 
         load = threading.Thread(target=loading)
         load.start()
-        spy = subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.process.pid),
-             "--subprocesses", "--idle", "--nonblocking", "--rate", "100", "--duration", str(SECONDS),
-             "--format", "flamegraph", "--output", str(python_graph)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        spy = py_spy(server.process.pid, python_graph)
         try:
             flame.record([], SECONDS, str(postgres_graph),  # every postgres process: parallel workers too
                          f"PostgreSQL during {name}, {args.users:,} users, {args.connections} connections",
                          frequency=99, command="postgres")
         finally:
-            _, errors = spy.communicate()
             load.join()
+            spy.wait()
         if failures:
             raise SystemExit(f"wrk failed while profiling {name}: {failures[0]}")
-        if spy.returncode:
-            raise SystemExit(f"py-spy failed: {errors[-2000:]}")
-        python_graph.write_text(scrub(python_graph.read_text()))
         written[name] = {"python": in_checkout(python_graph), "postgresql": in_checkout(postgres_graph)}
     return written

@@ -219,7 +219,15 @@ def keycloak_summary(section):
             f"partial import, the rest written with SQL in the same shape). Same Keycloak, same "
             f"PostgreSQL server, {section['password_hash']}. Logins: users 1..{section['login_pool']}, "
             f"each logged in once before.\n\n{keycloak_table(section)}\n\n"
-            f"```json\n{json.dumps(section['ratios'], indent=2)}\n```\n")
+            f"```json\n{json.dumps(section['ratios'], indent=2)}\n```\n" + login_profiles_summary(section))
+
+
+def login_profiles_summary(section):
+    if not section.get("login_profiles"):
+        return ""
+    graphs = "; ".join(f"realm {label}: " + " and ".join(f"`{path}` ({side})" for side, path in paths.items())
+                       for label, paths in section["login_profiles"].items())
+    return f"\nFlame graphs of password logins, taken after the measurements: {graphs}.\n"
 
 
 def import_summary(section):
@@ -247,7 +255,8 @@ def main(argv=None):
     parser.add_argument("--skip-unloaded", action="store_true",
                         help="leave out the one-connection run of every API shape (p50 and p99 without queueing)")
     parser.add_argument("--skip-profiles", action="store_true",
-                        help="leave out the flame graphs of the shapes in bench/profiles.py (py-spy and perf)")
+                        help="leave out the flame graphs: the API shapes' (bench/profiles.py: py-spy and perf) "
+                             "and the logins' (bench/keycloak.py: async-profiler and py-spy)")
     parser.add_argument("--only-keycloak", action="store_true",
                         help="seed, then only the Keycloak step; prints its results, leaves bench/results alone")
     parser.add_argument("--keycloak-users", type=int, default=None,
@@ -323,7 +332,8 @@ def main(argv=None):
                 for name, path in {**LOOKUPS, **SEARCHES}.items()}
         if not only and not args.skip_profiles:
             results["profiles"] = profiles.run(server, {
-                name: {**LOOKUPS, **SEARCHES}[name].replace("{cursor}", cursor) for name in profiles.PROFILED},
+                name: {**LOOKUPS, **SEARCHES}[name].replace("{cursor}", cursor)
+                for name in profiles.chosen(results["http"])},
                 args, auth)
         if not args.skip_keycloak and not args.only_events:
             from bench import keycloak
