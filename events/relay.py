@@ -49,7 +49,11 @@ log = logging.getLogger("events.relay")
 CRASH_AFTER_ACK = "EVENTS_RELAY_CRASH_AFTER_ACK"
 
 # Prepared once per connection, so that a round is two round trips (BEGIN and the claim; the mark
-# and COMMIT), each a plan PostgreSQL has already made.
+# and COMMIT), each parsed once. They are planned at every execution (`plan_cache_mode =
+# force_custom_plan` on the rounds' connection): a relay starts on an outbox that may be empty, and
+# the generic plan PostgreSQL caches after five executions was then a sequential scan, kept until
+# an ANALYZE of the table, so that each mark read the whole outbox (1.1 ms a round at 6,000 rows,
+# 0.25 ms with the primary key; in `make bench` the mark was PostgreSQL's costliest statement).
 # The claim: the oldest unsent row of each aggregate whose turn it is (no older unsent row of the
 # same aggregate), locked, then every unsent row of those aggregates in id order: nobody else can
 # claim the followers while their heads are locked.
@@ -73,6 +77,7 @@ _PREPARE = """
     FOR UPDATE OF o;
     PREPARE relay_sent (bigint[]) AS UPDATE events_outboxevent SET sent_at = now() WHERE id = ANY($1)
 """
+ROUNDS_PLANS = "-c plan_cache_mode=force_custom_plan"
 _FAILED = """
     UPDATE events_outboxevent SET attempts = attempts + 1, last_error = %s,
            next_attempt_at = now() + make_interval(secs => %s)
@@ -186,7 +191,7 @@ class Relay:
         crash of PostgreSQL sends its rows again, which at-least-once allows (and every later
         round's mark is lost with it, so the order per aggregate holds)."""
         if self.db is None or self.db.closed:
-            self.db = own.connect(autocommit=True, options="-c synchronous_commit=off -c timezone=UTC")
+            self.db = own.connect(autocommit=True, options=f"-c synchronous_commit=off -c timezone=UTC {ROUNDS_PLANS}")
             self.db.execute(_PREPARE)
         return self.db
 

@@ -185,6 +185,28 @@ def test_a_committed_change_wakes_the_relays_once_after_its_commit_and_a_rolled_
         listener.close()
 
 
+def test_the_relays_statements_are_planned_on_the_outbox_they_meet_not_the_empty_one_they_started_on(tenant):
+    """A relay that starts on an empty outbox must not keep a plan made for it: the mark's generic
+    plan was then a sequential scan of the whole outbox in every round."""
+    relay = Relay("amqp://unused", poll=0.1)
+    db = relay._database()
+    try:
+        for _ in range(8):  # past the five custom plans after which PostgreSQL may cache a generic one
+            db.execute("BEGIN; EXECUTE relay_claim(100, 400); EXECUTE relay_sent('{1,2}'); COMMIT")
+        for i in range(3000):  # several pages of rows, committed and never analysed
+            outbox.publish("UserPiiUpdated", tenant_id=tenant.id, subject=uuid.uuid4(),
+                           payload={"userId": str(i), "tenant": tenant.slug, "firstName": "x" * 200})
+        newest = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first()
+        OutboxEvent.objects.filter(id__lte=newest - 50).update(sent_at=timezone.now())  # as a relay leaves it
+        plans = {name: "\n".join(row[0] for row in db.execute(f"EXPLAIN EXECUTE {call}"))
+                 for name, call in (("mark", "relay_sent('{1,2}')"), ("claim", "relay_claim(100, 400)"))}
+        assert "events_outboxevent_pkey" in plans["mark"], plans["mark"]
+        assert "Seq Scan" not in plans["mark"], plans["mark"]
+        assert "outbox_unsent" in plans["claim"], plans["claim"]
+    finally:
+        relay.close()
+
+
 def test_every_recorded_service_action_publishes_a_catalogued_message():
     recorded = {getattr(fn, "audit_action", None) for module in (services, profile_services)
                 for fn in vars(module).values() if callable(fn)} - {None}
