@@ -635,13 +635,9 @@ def profile_logins(kc, backend_pid, args, body, pool, policy):
     """Password logins in each realm for `profiles.SECONDS` at the run's concurrency, while
     async-profiler samples Keycloak's CPU and, in realm A, py-spy the backend's workers: where each
     realm's cost per login goes (`bench/results/profiles/`). The paths relative to the checkout."""
-    import threading
-
     from bench import async_profiler, profiles
-    from bench.load import wrk
     from bench.memory import PROFILES, in_checkout
 
-    jvm = kc.process.pid if kc.process is not None else kc.pid
     written = {}
     for label, realm in ((f"A ({policy})", REALM_A), ("B", REALM_B)):
         side = label[0]
@@ -650,28 +646,14 @@ def profile_logins(kc, backend_pid, args, body, pool, policy):
         graphs = {"keycloak": PROFILES / f"keycloak-{side}-login-cpu-N{args.users}.html"}
         if side == "A":
             graphs["backend"] = PROFILES / f"gunicorn-A-login-N{args.users}.svg"
-        failures = []
-
-        def loading():
-            try:
-                wrk(kc.base_url, TOKEN_PATH.format(realm=realm), pool, None, profiles.SECONDS + 4, args.connections,
-                    min(args.threads, args.connections), body)
-            except Exception as error:  # raised below: a graph of an idle server would explain nothing
-                failures.append(error)
-
-        load = threading.Thread(target=loading)
-        load.start()
-        try:
+        with profiles.under_load(kc.base_url, TOKEN_PATH.format(realm=realm), pool, None, args,
+                                 f"profiling logins in realm {label}", body):
             time.sleep(2)  # past the connections' first requests
-            with async_profiler.profiling(jvm, graphs["keycloak"]):
+            with async_profiler.profiling(kc.pid, graphs["keycloak"]):
                 spy = profiles.py_spy(backend_pid, graphs["backend"]) if side == "A" else None
                 time.sleep(profiles.SECONDS)
                 if spy is not None:
                     spy.wait()
-        finally:
-            load.join()
-        if failures:
-            raise SystemExit(f"wrk failed while profiling logins in realm {label}: {failures[0]}")
         written[label] = {name: in_checkout(path) for name, path in graphs.items()}
     return written
 

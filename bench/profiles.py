@@ -12,9 +12,11 @@ import re
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import flame
+from bench.curve import REFERENCE
 from bench.load import log, wrk
 from bench.memory import PROFILES, in_checkout, scrub
 
@@ -22,8 +24,8 @@ from bench.memory import PROFILES, in_checkout, scrub
 # a SCIM lookup, the lookup whose p99 is furthest above the reference's; profiled in every run.
 PROFILED = ("search prefix (search=smi)", "search substring, rare (*uaintrel*)", "count (search=smi)",
             "lookup by userName, SCIM")
-REFERENCE = "reference (bare DRF, no auth)"
 TAIL_LIMIT = 1.2  # the tail target: p99 within this many times the reference's, in the same run
+SECONDS = 15
 
 
 def chosen(http):
@@ -32,11 +34,32 @@ def chosen(http):
     reference = http[REFERENCE]["p99_ms"]
     missed = [name for name, row in http.items() if name != REFERENCE and row["p99_ms"] > TAIL_LIMIT * reference]
     return list(dict.fromkeys([*PROFILED, *missed]))
-SECONDS = 15
 
 
 def slug(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+@contextmanager
+def under_load(url, path, users, auth, args, what, body=None):
+    """wrk on `path` at the run's concurrency for the block (`SECONDS` and a margin); a failure of
+    wrk is raised after it, since a graph of an idle server would explain nothing."""
+    failures = []
+
+    def loading():
+        try:
+            wrk(url, path, users, auth, SECONDS + 4, args.connections, min(args.threads, args.connections), body)
+        except Exception as error:
+            failures.append(error)
+
+    load = threading.Thread(target=loading)
+    load.start()
+    try:
+        yield
+    finally:
+        load.join()
+    if failures:
+        raise SystemExit(f"wrk failed while {what}: {failures[0]}")
 
 
 class py_spy:
@@ -65,26 +88,13 @@ def run(server, shapes, args, auth):
         base = f"{slug(name)}-N{args.users}"
         python_graph, postgres_graph = PROFILES / f"api-{base}.svg", PROFILES / f"postgresql-{base}.svg"
         log(f"profiling {name}: py-spy on the workers, perf on PostgreSQL, {SECONDS} s")
-        failures = []
-
-        def loading():
+        with under_load(server.url, path, args.users, auth, args, f"profiling {name}"):
+            spy = py_spy(server.process.pid, python_graph)
             try:
-                wrk(server.url, path, args.users, auth, SECONDS + 4, args.connections,
-                    min(args.threads, args.connections))
-            except Exception as error:  # raised below: a graph of idle workers would explain nothing
-                failures.append(error)
-
-        load = threading.Thread(target=loading)
-        load.start()
-        spy = py_spy(server.process.pid, python_graph)
-        try:
-            flame.record([], SECONDS, str(postgres_graph),  # every postgres process: parallel workers too
-                         f"PostgreSQL during {name}, {args.users:,} users, {args.connections} connections",
-                         frequency=99, command="postgres")
-        finally:
-            load.join()
-            spy.wait()
-        if failures:
-            raise SystemExit(f"wrk failed while profiling {name}: {failures[0]}")
+                flame.record([], SECONDS, str(postgres_graph),  # every postgres process: parallel workers too
+                             f"PostgreSQL during {name}, {args.users:,} users, {args.connections} connections",
+                             frequency=99, command="postgres")
+            finally:
+                spy.wait()
         written[name] = {"python": in_checkout(python_graph), "postgresql": in_checkout(postgres_graph)}
     return written

@@ -77,7 +77,6 @@ _PREPARE = """
     FOR UPDATE OF o;
     PREPARE relay_sent (bigint[]) AS UPDATE events_outboxevent SET sent_at = now() WHERE id = ANY($1)
 """
-ROUNDS_PLANS = "-c plan_cache_mode=force_custom_plan"
 _FAILED = """
     UPDATE events_outboxevent SET attempts = attempts + 1, last_error = %s,
            next_attempt_at = now() + make_interval(secs => %s)
@@ -191,7 +190,8 @@ class Relay:
         crash of PostgreSQL sends its rows again, which at-least-once allows (and every later
         round's mark is lost with it, so the order per aggregate holds)."""
         if self.db is None or self.db.closed:
-            self.db = own.connect(autocommit=True, options=f"-c synchronous_commit=off -c timezone=UTC {ROUNDS_PLANS}")
+            self.db = own.connect(autocommit=True, options="-c synchronous_commit=off -c timezone=UTC "
+                                                          "-c plan_cache_mode=force_custom_plan")
             self.db.execute(_PREPARE)
         return self.db
 
