@@ -64,9 +64,10 @@ _PREPARE = """
     WITH heads AS MATERIALIZED (
         SELECT o.aggregate_type, o.aggregate_id FROM events_outboxevent o
         WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()
-          AND NOT EXISTS (SELECT 1 FROM events_outboxevent p
-                          WHERE p.sent_at IS NULL AND p.aggregate_type = o.aggregate_type
-                            AND p.aggregate_id = o.aggregate_id AND p.id < o.id)
+          AND o.id = (SELECT p.id FROM events_outboxevent p
+                      WHERE p.sent_at IS NULL AND p.aggregate_type = o.aggregate_type
+                        AND p.aggregate_id = o.aggregate_id
+                      ORDER BY p.id LIMIT 1)
         ORDER BY o.id LIMIT $1
         FOR UPDATE SKIP LOCKED
     )

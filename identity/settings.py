@@ -382,6 +382,6 @@ EVENTS_SOURCE = os.environ.get("EVENTS_SOURCE", "/identity-backend")
 EVENTS_RELAY_BATCH = env_int("EVENTS_RELAY_BATCH", 500)
 EVENTS_RELAY_POLL_SECONDS = env_int("EVENTS_RELAY_POLL_SECONDS", 5)
 EVENTS_RELAY_MAX_BACKOFF_SECONDS = env_int("EVENTS_RELAY_MAX_BACKOFF_SECONDS", 30)
-EVENTS_RELAY_LINGER_MS = env_int("EVENTS_RELAY_LINGER_MS", 20)
+EVENTS_RELAY_LINGER_MS = env_int("EVENTS_RELAY_LINGER_MS", 50)
 # The queue the command consumer reads (bound to the `users` exchange) and its dead-letter queue.
 EVENTS_COMMANDS_QUEUE = os.environ.get("EVENTS_COMMANDS_QUEUE", "identity.users.commands")
