@@ -25,23 +25,22 @@ linger rather than one, which is what a round's fixed cost (statements, commit, 
 by. Errors (broker or database) back off exponentially up to EVENTS_RELAY_MAX_BACKOFF_SECONDS.
 """
 
-import asyncio
 import contextlib
 import logging
 import os
 import signal
 import time
 
-import aiormq
 import psycopg
-from aiormq import spec
 from django.conf import settings
+from pamqp import commands
 
 from identity.postgresql import own
 
 from . import amqp
 from .catalogue import EXCHANGES
 from .outbox import CHANNEL
+from .publisher import Publisher
 
 log = logging.getLogger("events.relay")
 
@@ -106,70 +105,12 @@ class Row:
          self.routing_key, self.payload, self.attempts) = values
 
 
-class Publisher:
-    """A channel in publisher-confirm mode (aiormq on a private event loop): a batch is written at
-    once and its confirms awaited together, rather than one round trip per message."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.loop = asyncio.new_event_loop()
-        self.connection = self.channel = None
-        self.declared = set()
-
-    def _run(self, coroutine):
-        return self.loop.run_until_complete(coroutine)
-
-    @property
-    def is_open(self) -> bool:
-        return self.channel is not None and not self.channel.is_closed and not self.connection.is_closed
-
-    def open(self):
-        if not self.is_open:
-            self.close()
-            self._run(self._open())
-            log.info("connected to the broker")
-
-    async def _open(self):
-        self.connection = await asyncio.wait_for(aiormq.connect(self.url), 10)
-        self.channel = await self.connection.channel(publisher_confirms=True)
-        self.declared = set()
-        await self._declare(EXCHANGES)
-
-    async def _declare(self, names):
-        """Durable topic exchanges, before any message that goes to them."""
-        for name in names:
-            if name not in self.declared:
-                await self.channel.exchange_declare(name, exchange_type="topic", durable=True)
-                self.declared.add(name)
-
-    def close(self):
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                self._run(self.connection.close())
-            leftover = asyncio.all_tasks(self.loop)  # the connection's reader and writer, winding up
-            if leftover:
-                self._run(asyncio.wait(leftover, timeout=1))
-        self.connection = self.channel = None
-
-    def publish(self, rows) -> list:
-        """Publish `rows` in order; for each, None once the broker acked it, or the error."""
-        return self._run(self._publish(rows))
-
-    async def _publish(self, rows):
-        await self._declare({row.exchange for row in rows})
-        channel = self.channel
-
-        async def one(row):
-            message = amqp.encode(row)
-            await channel.basic_publish(
-                message.body, exchange=row.exchange, routing_key=row.routing_key, timeout=30, wait=False,
-                properties=spec.Basic.Properties(
-                    headers=message.headers, content_type=message.content_type, delivery_mode=2,
-                    message_id=str(row.id), message_type=row.type))
-
-        # Tasks start in order and take the channel's lock in order: the broker gets the rows in order.
-        results = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
-        return [result if isinstance(result, BaseException) else None for result in results]
+def message(row: Row):
+    """(exchange, routing key, properties, body) of a claimed row: a binary-mode CloudEvent."""
+    encoded = amqp.encode(row)
+    return row.exchange, row.routing_key, commands.Basic.Properties(
+        headers=encoded.headers, content_type=encoded.content_type, delivery_mode=2, message_id=str(row.id),
+        message_type=row.type), encoded.body
 
 
 class Relay:
@@ -232,7 +173,7 @@ class Relay:
     def relay_once(self) -> int:
         """Publish what can go now; the number of rows marked sent. Raises on broker failures, after
         recording them on the rows they stopped."""
-        self.publisher.open()
+        self.publisher.open(EXCHANGES)
         db = self._database()
         try:
             # Without parameters, so that both statements go in one message (their values are ints).
@@ -244,7 +185,7 @@ class Relay:
                 db.execute("ROLLBACK")
                 return 0
             sent, failed = [], {}
-            for row, error in zip(rows, self.publisher.publish(rows)):
+            for row, error in zip(rows, self.publisher.publish([message(row) for row in rows])):
                 aggregate = (row.aggregate_type, row.aggregate_id)
                 if aggregate in failed:
                     continue  # it goes again after the row that failed, in order
