@@ -24,11 +24,13 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from django.db import connection, transaction
 from django.utils import timezone
+from pamqp.commands import Basic
 
 from audit.models import AuditEvent
 from events import amqp, asyncapi, commands, outbox
 from events.catalogue import BY_NAME, FROM_ACTIONS
 from events.models import OutboxEvent, ProcessedMessage
+from events.publisher import Publisher
 from events.relay import CRASH_AFTER_ACK, Relay, Row
 from identity.postgresql import own
 from profiles import services as profile_services
@@ -304,6 +306,58 @@ def test_the_committed_asyncapi_document_is_the_generated_one():
 
 
 # --- the relay under failures ----------------------------------------------------------------------
+
+
+def test_the_publisher_reports_a_batch_the_broker_refused_by_closing_and_opens_again(broker, amqp_channel):
+    """The relay's publisher reads what the broker sent while it was idle: a connection the broker
+    closed is opened again before the next batch, and a batch that meets the close is reported
+    failed, message by message, and is not half delivered."""
+    queue = amqp_channel.subscribe("users", "publisher.test")
+
+    def batch(*numbers):
+        return [("users", "publisher.test", Basic.Properties(message_id=str(n), delivery_mode=2),
+                 b'{"n": %d}' % n) for n in numbers]
+
+    publisher = Publisher(broker.url)
+    try:
+        publisher.open(["users"])
+        assert publisher.publish(batch(1, 2, 3)) == [None, None, None]
+        broker.ctl("close_all_connections", "a test")
+        time.sleep(0.5)
+        refused = publisher.publish(batch(4, 5))
+        assert all(isinstance(result, Exception) for result in refused) and not publisher.is_open, refused
+        publisher.open(["users"])
+        broker.ctl("close_all_connections", "a test")
+        time.sleep(0.5)
+        publisher.open(["users"])  # reads the broker's close, and connects again
+        assert publisher.publish(batch(6, 7)) == [None, None]
+    finally:
+        publisher.close()
+    reader = amqp.connect(broker.url).channel()
+    got = take(reader, queue, 4, timeout=10)
+    assert [(p.message_id, body) for _, p, body in got] == [(str(n), b'{"n": %d}' % n) for n in (1, 2, 3, 6)]
+    assert [p.message_id for _, p, _ in take(reader, queue, 2, timeout=2)] == ["7"]
+
+
+def test_a_relay_busy_or_idle_is_woken_by_each_commit_not_by_its_polling(broker, amqp_channel, tenant):
+    """The relay UNLISTENs while busy and LISTENs again once a round finds nothing: every spell of
+    commits, each after the relay has gone idle again, reaches the broker in a moment, though the
+    relay would poll only once a minute."""
+    users = [services.create_user(tenant, username=f"w{i}") for i in range(3)]
+    relay_all(broker)
+    queue = amqp_channel.subscribe("users", "UserPiiUpdated")
+    relay = relay_process(broker, EVENTS_RELAY_POLL_SECONDS="60")
+    try:
+        time.sleep(2)  # started, idle, listening
+        for spell in range(3):
+            started = time.monotonic()
+            for i, user in enumerate(users):
+                services.update_user(user, {"first_name": f"s{spell}n{i}"})
+            got = take(amqp_channel, queue, 3, timeout=15)
+            assert len(got) == 3 and time.monotonic() - started < 5, (spell, len(got))
+            assert take(amqp_channel, queue, 1, timeout=1) == []  # and the relay goes idle again
+    finally:
+        stop(relay)
 
 
 def test_broker_stopped_while_the_api_takes_1000_writes(broker, amqp_channel, tenant, api):
