@@ -14,6 +14,10 @@ On the API that `bench.run` serves under gunicorn, with a private RabbitMQ node 
    consumer times each write's event from the write's response (the event's `ce-time` is the
    outbox row's `created_at`, taken in the request before its commit: from it, the figure is an
    upper bound; from the response, which follows the commit, a lower one).
+3. The pipeline at the spec's 2,000 writes/s, which the API cannot reach on the bench's machine:
+   pgbench commits what a write's transaction adds for its event (the outbox row, then the wake
+   after the commit) at that rate, the relay publishing and the consumer timing each event from
+   its `ce-time`, while the unsent rows are counted every second.
 """
 
 import json
@@ -33,6 +37,20 @@ from bench.load import log, run_wrk
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_LUA = Path(__file__).resolve().parent / "wrk" / "write.lua"
 SPEC_RATE = 2000
+# One event's share of a write's transaction, as `events.outbox` writes it; 4 clients, enough to
+# commit 2,000 a second on the bench's durable cluster (their commits share WAL flushes).
+PIPELINE_SCRIPT = """\\set user random(1, 1000000000)
+BEGIN;
+INSERT INTO events_outboxevent (created_at, tenant, aggregate_type, aggregate_id, type, exchange, routing_key,
+  payload, attempts, last_error, next_attempt_at)
+  VALUES (now(), 'bench', 'user', 'pipeline-' || :user, 'UserPiiUpdated', 'users', '{key}', '{payload}', 0, '', now());
+COMMIT;
+BEGIN;
+SET LOCAL synchronous_commit TO OFF;
+NOTIFY events_outbox;
+COMMIT;
+"""
+PIPELINE_CLIENTS = 4
 CPU_PARTS = ("gunicorn", "postgres", "relay", "broker", "consumer and sampler")
 
 
@@ -243,6 +261,47 @@ def cpu_per_write(runs):
     return {part: round(1000 * sum(r["cpu_s"][part] for r in runs) / writes, 2) for part in CPU_PARTS}
 
 
+def pipeline(consumer, relay, broker, seconds):
+    """Step 3: outbox rows committed by pgbench at SPEC_RATE, the relay publishing them."""
+    from events.catalogue import BY_NAME
+    from tests.postgres import find_bindir
+
+    payload = json.dumps({"userId": "00000000-0000-4000-8000-000000000000", "tenant": "bench", "username": "someone",
+                          "email": "someone@example.com", "firstName": "Some", "lastName": "One",
+                          "changedFields": ["first_name"]})
+    log(f"events pipeline: {SPEC_RATE} outbox commits/s by pgbench for {seconds} s, the relay publishing")
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
+        script = Path(folder) / "write.sql"
+        script.write_text(PIPELINE_SCRIPT.format(key=BY_NAME["UserPiiUpdated"].key, payload=payload))
+        consumer.arrivals, consumer.recording = [], True
+        sampler = Sampler()
+        sampler.start()
+        before = [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid)]
+        out = subprocess.run(
+            [str(find_bindir() / "pgbench"), "--no-vacuum", "--file", str(script), "--rate", str(SPEC_RATE),
+             "--time", str(seconds), "--client", str(PIPELINE_CLIENTS), "--jobs", "2", os.environ["DATABASE_URL"]],
+            capture_output=True, text=True, check=True).stdout
+        samples = sampler.stop()
+        drained = drain()
+        time.sleep(0.5)  # the last messages on their way to the consumer
+        consumer.recording = False
+    committed = int(out.split("number of transactions actually processed:")[1].split()[0])
+    spent = [b - a for a, b in zip(before, [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid)])]
+    from_time = [(arrived - datetime.fromisoformat(
+        (ce_time.decode() if isinstance(ce_time, bytes) else ce_time).replace("Z", "+00:00")).timestamp()) * 1000
+        for arrived, _, ce_time in consumer.arrivals if ce_time]
+    result = {"asked_rate": SPEC_RATE, "seconds": seconds, "committed": committed,
+              "achieved_rate": round(committed / seconds, 1), "received": len(consumer.arrivals),
+              "backlog": samples, "drain_s": drained, "from_ce_time": percentiles(from_time),
+              "cpu_ms_per_event": {"relay": round(1000 * spent[0] / max(committed, 1), 3),
+                                   "broker": round(1000 * spent[1] / max(committed, 1), 3)}}
+    log(f"events pipeline: {result['achieved_rate']:,.1f} commits/s of {SPEC_RATE}; {result['received']:,} of "
+        f"{committed:,} received; unsent rows start {samples['start']}, max {samples['max']}, end {samples['end']}, "
+        f"slope {samples['slope_rows_per_s']} rows/s; ce-time to consumer {result['from_ce_time']}; "
+        f"CPU ms per event {result['cpu_ms_per_event']}")
+    return result
+
+
 def run(url, token, args, api_pid):
     """The events section of the results."""
     from events.broker_server import Broker
@@ -312,6 +371,7 @@ def run(url, token, args, api_pid):
             f"max {samples['max']}, end {samples['end']}, slope {samples['slope_rows_per_s']} rows/s; "
             f"commit to consumer p50 {timing['from_response']['p50_ms']} ms, p99 {timing['from_response']['p99_ms']} "
             f"ms, max {timing['from_response']['max_ms']} ms (from the response)")
+        piped = pipeline(consumer, relay, broker, sustained_seconds)
         return {
             "mix": "POST /v1/users and PATCH /v1/users/{id} (first name) in turn",
             "connections": connections, "seconds_per_run": seconds,
@@ -323,6 +383,7 @@ def run(url, token, args, api_pid):
                           "seconds": sustained_seconds, "p50_ms": result["p50_us"] / 1000,
                           "p99_ms": result["p99_us"] / 1000, "errors": result["errors"], "backlog": samples,
                           "drain_s": result["drain_s"], "latency": timing},
+            "pipeline": piped,
             "messages_received": consumer.received,
         }
     finally:
@@ -367,6 +428,22 @@ def summary(section):
         f"{lr['p50_ms']} / {lr['p99_ms']} / {lr['max_ms']} ms |\n"
         f"| the same from the event's ce-time (before the commit) | {lt['p50_ms']} / {lt['p99_ms']} / "
         f"{lt['max_ms']} ms |\n"
+        + pipeline_rows(section.get("pipeline"))
+    )
+
+
+def pipeline_rows(p):
+    if not p:
+        return ""
+    b, lt, c = p["backlog"], p["from_ce_time"] or {}, p["cpu_ms_per_event"]
+    return (
+        f"| pipeline (pgbench commits the outbox rows, not the API): asked / achieved commits/s, received | "
+        f"{p['asked_rate']:,} / {p['achieved_rate']:,.1f}, {p['received']:,} of {p['committed']:,} |\n"
+        f"| pipeline: unsent rows start / max / end, slope | {b['start']} / {b['max']} / {b['end']}, "
+        f"{b['slope_rows_per_s']} rows/s |\n"
+        f"| pipeline: ce-time to consumer p50 / p99 / max | {lt.get('p50_ms')} / {lt.get('p99_ms')} / "
+        f"{lt.get('max_ms')} ms |\n"
+        f"| pipeline: CPU ms per event, relay; broker | {c['relay']}; {c['broker']} |\n"
     )
 
 
@@ -379,4 +456,10 @@ def targets(section):
             "slope rows/s": s["backlog"]["slope_rows_per_s"]},
         "events: commit to consumer p99 <= 100 ms (from the response)": s["latency"]["from_response"],
         "events: write throughput on >= 0.9x off": {"throughput": t["ratio"], "CPU per write": t["cpu_ratio"]},
+        **({"events: the relay keeping up with 2,000 commits/s (pgbench writes the outbox rows)": {
+            "asked": section["pipeline"]["asked_rate"], "achieved": section["pipeline"]["achieved_rate"],
+            "received": section["pipeline"]["received"], "committed": section["pipeline"]["committed"],
+            "unsent rows start/max/end": [section["pipeline"]["backlog"][k] for k in ("start", "max", "end")],
+            "slope rows/s": section["pipeline"]["backlog"]["slope_rows_per_s"],
+            "ce-time to consumer": section["pipeline"]["from_ce_time"]}} if section.get("pipeline") else {}),
     }
