@@ -23,7 +23,8 @@ commit goes at once, and under load each round takes the commits of a linger rat
 which is what a round's fixed cost (statements, commit, confirms) is shared by. A relay whose
 round published something is busy: it UNLISTENs, and its next round comes a linger after, until a
 round finds nothing; it then LISTENs again and runs one more round (for what committed before the
-LISTEN) before it waits. Errors (broker or database) back off exponentially up to EVENTS_RELAY_MAX_BACKOFF_SECONDS.
+LISTEN) before it waits. Errors (broker or database) back off exponentially up to
+EVENTS_RELAY_MAX_BACKOFF_SECONDS.
 """
 
 import contextlib
