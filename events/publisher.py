@@ -165,15 +165,21 @@ class Publisher:
     def _method(self, channel: int, method):
         self._send(frame.marshal(method, channel))
 
+    def _complete(self) -> int:
+        """The length of the first frame in the buffer if all of it has arrived, else 0."""
+        if len(self.buffer) < _FRAME_HEADER.size:
+            return 0
+        size = _FRAME_HEADER.size + _FRAME_HEADER.unpack_from(self.buffer)[2] + 1
+        return size if len(self.buffer) >= size else 0
+
     def _frame(self):
         """The next frame: (channel, frame value)."""
         while True:
-            if len(self.buffer) >= _FRAME_HEADER.size:
-                size = _FRAME_HEADER.size + _FRAME_HEADER.unpack_from(self.buffer)[2] + 1
-                if len(self.buffer) >= size:
-                    data = bytes(self.buffer[:size])
-                    del self.buffer[:size]
-                    return frame.unmarshal(data)[1:]
+            size = self._complete()
+            if size:
+                data = bytes(self.buffer[:size])
+                del self.buffer[:size]
+                return frame.unmarshal(data)[1:]
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise BrokerClosed("the broker closed the connection")
@@ -216,6 +222,5 @@ class Publisher:
             if not chunk:
                 raise BrokerClosed("the broker closed the connection")
             self.buffer += chunk
-        while len(self.buffer) >= _FRAME_HEADER.size and len(self.buffer) >= (
-                _FRAME_HEADER.size + _FRAME_HEADER.unpack_from(self.buffer)[2] + 1):
+        while self._complete():
             self._handle(*self._frame())  # nothing else comes unasked on a channel that only publishes
