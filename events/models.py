@@ -29,8 +29,10 @@ class OutboxEvent(models.Model):
 
     class Meta:
         indexes = [
-            # What the relay claims: unsent rows in id order, and each aggregate's unsent head.
-            models.Index(fields=["id"], name="outbox_unsent", condition=models.Q(sent_at__isnull=True)),
+            # What the relay claims: unsent rows in id order, and each aggregate's unsent rows. The
+            # first carries a term true of every row (`attempts >= 0`) that only the claim's scan for
+            # heads states, so the lookups by aggregate cannot take it, whatever the statistics say.
+            models.Index(fields=["id"], name="outbox_unsent", condition=models.Q(sent_at__isnull=True, attempts__gte=0)),
             models.Index(fields=["aggregate_type", "aggregate_id", "id"], name="outbox_unsent_by_aggregate",
                          condition=models.Q(sent_at__isnull=True)),
             models.Index(fields=["-id"], name="outbox_failed", condition=models.Q(sent_at__isnull=True, attempts__gt=0)),

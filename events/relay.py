@@ -59,12 +59,15 @@ CRASH_AFTER_ACK = "EVENTS_RELAY_CRASH_AFTER_ACK"
 # planning, the rest a hash join over every row still in the table); with these plans, 0.4 ms.
 # The claim: the oldest unsent row of each aggregate whose turn it is (no older unsent row of the
 # same aggregate), locked, then every unsent row of those aggregates in id order, from the
-# aggregates' index: nobody else can claim the followers while their heads are locked.
+# aggregates' index: nobody else can claim the followers while their heads are locked. Only the
+# scan for heads states `attempts >= 0`, the term of the heads' index (`outbox_unsent`): statistics
+# that saw every row sent made that narrower index look free, and the lookups by aggregate took it
+# and read every unsent row for each head.
 _PREPARE = """
     PREPARE relay_claim (int, int) AS
     WITH heads AS MATERIALIZED (
         SELECT o.aggregate_type, o.aggregate_id FROM events_outboxevent o
-        WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()
+        WHERE o.sent_at IS NULL AND o.attempts >= 0 AND o.next_attempt_at <= now()
           AND o.id = (SELECT p.id FROM events_outboxevent p
                       WHERE p.sent_at IS NULL AND p.aggregate_type = o.aggregate_type
                         AND p.aggregate_id = o.aggregate_id
