@@ -472,18 +472,35 @@ def test_keep_indexes_leaves_a_large_import_on_the_live_indexes(db, tmp_path, mo
     assert User.objects.filter(tenant__slug="legacy").count() >= 2
 
 
+def test_a_duplicate_past_the_checks_is_refused_by_the_unique_constraints_built_again(db, tmp_path, monkeypatch):
+    """The constraints dropped for a large insert come back unique: with the export's own checks
+    skipped, their build meets the clash, and the run writes nothing."""
+    from users.keycloak_import import bulk
+
+    monkeypatch.setattr(bulk, "REBUILD_FROM", 2)
+    monkeypatch.setattr(load, "_check", lambda *args: None)
+    users = copy.deepcopy(all_users())
+    next(u for u in users if u["username"] == "grace")["email"] = "ada@example.com"
+    before = User.objects.count()
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "clash", users))
+    assert User.objects.count() == before and not Tenant.objects.filter(slug="legacy").exists()
+
+
 def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):
-    """Past the threshold the non-unique indexes and the written tables' foreign keys are dropped for
-    the insert and made again from their own definitions in the same transaction (the keys validated,
-    deferrable as before); a clash still rolls everything back, drops included."""
+    """Past the threshold the written tables' indexes (but their primary keys) and foreign keys are
+    dropped for the insert and made again from their own definitions in the same transaction (unique
+    constraints as constraints, the keys validated, deferrable as before); a clash still rolls
+    everything back, drops included."""
     from users.keycloak_import import bulk
 
     def definitions():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users_user' ORDER BY 1")
+            cursor.execute("""SELECT indexname, indexdef FROM pg_indexes
+                              WHERE tablename IN ('users_user', 'profiles_fanprofile') ORDER BY 1""")
             indexes = cursor.fetchall()
-            cursor.execute("""SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated
-                              FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2""")
+            cursor.execute("""SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid), convalidated
+                              FROM pg_constraint WHERE contype IN ('f', 'u', 'p') ORDER BY 1, 2""")
             return indexes, cursor.fetchall()
 
     before = definitions()
@@ -495,10 +512,11 @@ def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_pat
         run(write_export(tmp_path / "clash", clash))
     assert definitions() == before
     run(write_export(tmp_path / "export", users))
-    non_unique = sum("CREATE UNIQUE INDEX" not in definition for _, definition in before[0])
-    keys = sum(table in ("users_user", "profiles_fanprofile") for table, *_ in before[1])
+    built = sum(not name.endswith("_pkey") for name, _ in before[0])
+    assert sum(kind == "u" and table == "users_user" for table, _, kind, *_ in before[1]) >= 2
+    keys = sum(kind == "f" and table in ("users_user", "profiles_fanprofile") for table, _, kind, *_ in before[1])
     out = capsys.readouterr().out
-    assert f"indexes built after the insert (users locked until commit): {non_unique}" in out
+    assert f"indexes built after the insert (users locked until commit): {built}" in out
     assert f"foreign keys checked after the insert: {keys}" in out and keys >= 3
     assert definitions() == before
     with connection.cursor() as cursor:  # the rebuilt trigram index finds the imported users

@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 
 import argon2.low_level
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
@@ -174,14 +175,14 @@ def from_keycloak(secret_data: str | dict, credential_data: str | dict) -> str:
     Raises `KeycloakCredentialError` for an algorithm that is not Keycloak's, or parameters that are
     missing or malformed, so that an import stops at the user rather than storing a hash nobody can use.
     """
+    prefix, hash_length = (_scheme_of_text(credential_data) if isinstance(credential_data, str)
+                           else _scheme(credential_data))
     try:
         secret = json.loads(secret_data) if isinstance(secret_data, str) else secret_data
-        data = json.loads(credential_data) if isinstance(credential_data, str) else credential_data
     except ValueError:
         raise KeycloakCredentialError("secretData or credentialData is not JSON") from None
-    if not isinstance(secret, dict) or not isinstance(data, dict):
+    if not isinstance(secret, dict):
         raise KeycloakCredentialError("secretData and credentialData must be JSON objects")
-    algorithm = data.get("algorithm")
     value, salt = secret.get("value"), secret.get("salt")
     if not isinstance(value, str) or not isinstance(salt, str):
         raise KeycloakCredentialError("secretData has no value or salt")
@@ -191,6 +192,29 @@ def from_keycloak(secret_data: str | dict, credential_data: str | dict) -> str:
         raise KeycloakCredentialError("secretData's value or salt is not base64") from None
     if not hash_bytes or not salt_bytes:
         raise KeycloakCredentialError("secretData's value or salt is empty")
+    if hash_length is not None and hash_length != len(hash_bytes):
+        raise KeycloakCredentialError(f"hashLength {hash_length} but the hash has {len(hash_bytes)} bytes")
+    return f"{prefix}${_b64(salt_bytes)}${_b64(hash_bytes)}"
+
+
+@lru_cache(maxsize=64)
+def _scheme_of_text(credential_data: str) -> tuple[str, int | None]:
+    """`_scheme` read once per distinct `credentialData`: Keycloak writes the same one (algorithm,
+    iterations, parameters) for every password hashed under one policy, and reading it was most of
+    a credential's cost in an import."""
+    try:
+        data = json.loads(credential_data)
+    except ValueError:
+        raise KeycloakCredentialError("secretData or credentialData is not JSON") from None
+    return _scheme(data)
+
+
+def _scheme(data) -> tuple[str, int | None]:
+    """The encoded password's part before the salt, and the hash length argon2 states (checked
+    against each hash), of one `credentialData`."""
+    if not isinstance(data, dict):
+        raise KeycloakCredentialError("secretData and credentialData must be JSON objects")
+    algorithm = data.get("algorithm")
     iterations = _int(data.get("hashIterations"), "hashIterations")
     if algorithm == "argon2":
         parameters = data.get("additionalParameters") or {}
@@ -204,11 +228,9 @@ def from_keycloak(secret_data: str | dict, credential_data: str | dict) -> str:
         memory = _int(_first(parameters, "memory"), "memory")
         parallelism = _int(_first(parameters, "parallelism"), "parallelism")
         hash_length = _int(_first(parameters, "hashLength"), "hashLength")
-        if hash_length != len(hash_bytes):
-            raise KeycloakCredentialError(f"hashLength {hash_length} but the hash has {len(hash_bytes)} bytes")
-        return KeycloakArgon2PasswordHasher().encode_hash(_b64(salt_bytes), _b64(hash_bytes), type, version,
-                                                          memory, iterations, parallelism)
+        prefix = KeycloakArgon2PasswordHasher().encode_hash("", "", type, version, memory, iterations, parallelism)
+        return prefix[:-2], hash_length
     hasher = PBKDF2_HASHERS.get(algorithm) if isinstance(algorithm, str) else None
     if hasher is None:
         raise KeycloakCredentialError(f"unknown hash algorithm {str(algorithm)[:40]!r} (known: {', '.join(ALGORITHMS)})")
-    return hasher().encode_hash(_b64(salt_bytes), _b64(hash_bytes), iterations)
+    return hasher().encode_hash("", "", iterations)[:-2], None

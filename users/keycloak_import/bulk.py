@@ -1,18 +1,20 @@
-"""A large import's bulk mode: the user table's search indexes and the written tables' foreign keys
-set aside for the insert, and restored before the import commits.
+"""A large import's bulk mode: the written tables' indexes and foreign keys set aside for the
+insert, and restored before the import commits.
 
-Inserting a row costs an update of each of `users_user`'s indexes, and its trigram and JSONB GIN
-indexes cost most: building an index over the rows once they are in is several times cheaper than
-upkeep row by row. Likewise each inserted user and fan profile queues a foreign-key check per key,
-run one row at a time at commit (three per user, a fifth of a million-user import's time), where
-adding the key back checks every row in one join. So an import that creates many users
-(`REBUILD_FROM`, and at least half as many as the table holds, since a build reads the whole table)
-drops the non-unique indexes of `users_user` and the foreign keys of `users_user` and of the fan
-profiles inside its transaction, inserts, adds the keys back (each validated) and creates the
-indexes again from their own definitions. The unique indexes stay: they are the final judge of the
-users written.
+Inserting a row costs an update of each index of its table, and `users_user`'s trigram and JSONB GIN
+indexes cost most: building an index over the rows once they are in (a sort, or GIN's bulk build) is
+several times cheaper than upkeep row by row. Likewise each inserted user and fan profile queues a
+foreign-key check per key, run one row at a time at commit (three per user, a fifth of a
+million-user import's time), where adding the key back checks every row in one join. So an import
+that creates many users (`REBUILD_FROM`, and at least half as many as the table holds, since a
+build reads the whole table) drops, inside its transaction, every index of `users_user` and of the
+fan profiles but their primary keys (which other tables' keys reference) and any index a foreign
+key depends on, and their foreign keys; it inserts, adds the keys back (each validated), and builds
+the indexes again from their own definitions. Unique constraints and unique indexes come back
+unique: a build that meets two equal values fails the run as an insert would have, so they stay the
+final judge of the users written.
 
-Locks: `DROP INDEX` and `DROP CONSTRAINT` take ACCESS EXCLUSIVE locks on `users_user` and the fan
+Locks: `DROP INDEX` and `ALTER TABLE` take ACCESS EXCLUSIVE locks on `users_user` and the fan
 profiles, held until commit, so every reader of users (the API, logins through the Keycloak
 provider) waits for the end of the import's writes, then sees the finished table; nothing reads it
 without its indexes or writes it without its keys checked. That is meant for an import an operator
@@ -33,15 +35,20 @@ REBUILD_FROM = 50_000  # new users
 # fills: a million users' e-mail trigrams fill 256 MB several times over.
 BUILD_MEMORY = "1GB"
 
-NON_UNIQUE = """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
-                WHERE i.indrelid = 'users_user'::regclass AND NOT i.indisunique ORDER BY 1"""
+# Every index of the tables but primary keys and those a foreign key depends on; with the unique
+# (or exclusion) constraint an index backs, which is dropped and added back as a constraint.
+INDEXES = """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), c.conrelid::regclass::text,
+                     c.conname, pg_get_constraintdef(c.oid)
+              FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'x')
+              WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+              ORDER BY 1"""
 
 
 @contextmanager
 def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
-    """Drop the non-unique indexes of `users_user` and the foreign keys of `tables` (`users_user`
-    first) for the block when `new_users` is many; restore them after it (counted and timed in
-    `report`)."""
+    """Drop the indexes and foreign keys of `tables` (`users_user` first) for the block when
+    `new_users` is many; restore them after it (counted and timed in `report`)."""
     cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'users_user'::regclass")
     rows = max(cursor.fetchone()[0], 0)  # an estimate (-1: never analysed)
     if new_users < REBUILD_FROM or new_users * 2 < rows:
@@ -52,10 +59,10 @@ def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
     # ALTER TABLE refuses a table with checks queued: the run's own few (groups, roles) run now.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     foreign_keys = drop_foreign_keys(cursor, tables)
-    cursor.execute(NON_UNIQUE)
+    cursor.execute(INDEXES, [list(tables)])
     indexes = cursor.fetchall()
-    for name, _ in indexes:
-        cursor.execute(f"DROP INDEX {name}")
+    for name, _, table, constraint, _ in indexes:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"' if constraint else f"DROP INDEX {name}")
     yield
     started = time.monotonic()
     add_foreign_keys(cursor, foreign_keys)
@@ -63,8 +70,9 @@ def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
     report.seconds["foreign keys"] = round(time.monotonic() - started, 1)
     started = time.monotonic()
     cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-    for _, definition in indexes:
-        cursor.execute(definition)
+    for _, definition, table, constraint, constraint_definition in indexes:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {constraint_definition}' if constraint
+                       else definition)
     report.counts["indexes built after the insert (users locked until commit)"] = len(indexes)
     report.counts["foreign keys checked after the insert"] = len(foreign_keys)
     report.seconds["index build"] = round(time.monotonic() - started, 1)

@@ -11,7 +11,6 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 
@@ -24,6 +23,7 @@ PHONE_ATTRIBUTE = "phone_number"
 PHONE_VERIFIED_ATTRIBUTE = "phone_number_verified"
 NAME_LIMIT = 150
 LATEST_MS = 253_402_300_800_000  # 10000-01-01
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False) makes an encoder per call
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 
 
@@ -88,17 +88,6 @@ def _text(value, what: str, limit: int) -> str:
     return value
 
 
-@lru_cache(maxsize=64)
-def _credential_data(text: str):
-    """`credentialData` read once per distinct string: Keycloak writes the same one (algorithm,
-    iterations, parameters) for every password hashed under one policy, and parsing it is most of a
-    credential's cost. Shared between users, so never changed (`from_keycloak` only reads it)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # left to `from_keycloak`, which says what is wrong with it
-
-
 def password_of(credentials) -> tuple[str | None, list[str]]:
     """The Django-encoded password and the types of the credentials that stay in Keycloak."""
     password, others = None, []
@@ -112,9 +101,7 @@ def password_of(credentials) -> tuple[str | None, list[str]]:
         if password is not None:
             raise CredentialError("more than one password credential")
         try:
-            data = credential.get("credentialData") or ""
-            password = from_keycloak(credential.get("secretData") or "",
-                                     _credential_data(data) if isinstance(data, str) else data)
+            password = from_keycloak(credential.get("secretData") or "", credential.get("credentialData") or "")
         except KeycloakCredentialError as error:
             raise CredentialError(str(error)) from None
     return password, others
@@ -180,7 +167,7 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
             first_name=_text(user.get("firstName"), "firstName", NAME_LIMIT),
             last_name=_text(user.get("lastName"), "lastName", NAME_LIMIT),
             is_active=user.get("enabled") is not False, created_ms=created_ms,
-            attributes=json.dumps(attributes, ensure_ascii=False),
+            attributes=_json_text(attributes),
             required_actions=json.dumps(required_actions) if required_actions else "[]", password=password,
             roles=sorted({r for r in roles if r not in realm_defaults}), groups=sorted(set(groups)), kept=kept,
         )

@@ -290,10 +290,13 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
                    CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
             FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)""", [tenant.id])
         report.counts["users created"] += cursor.rowcount
-        cursor.execute(f"""
-            INSERT INTO {fan_profiles} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
-            SELECT k.id, %s, now(), '', false FROM kc_users k ON CONFLICT DO NOTHING""", [tenant.id])
-        report.counts["fan profiles created"] += cursor.rowcount
+        # A new user has no profile yet: a plain insert, not ON CONFLICT's speculative one (twice the work).
+        for source, arbiter in (("kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)", ""),
+                                ("kc_existing k", "ON CONFLICT DO NOTHING")):
+            cursor.execute(f"""
+                INSERT INTO {fan_profiles} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
+                SELECT k.id, %s, now(), '', false FROM {source} {arbiter}""", [tenant.id])
+            report.counts["fan profiles created"] += cursor.rowcount
     cursor.execute("SELECT count(*) FROM users_user u WHERE u.tenant_id = %s "
                    "AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)", [tenant.id])
     report.counts["users of the tenant not in this export (left alone)"] = cursor.fetchone()[0]
