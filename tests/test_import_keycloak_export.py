@@ -315,6 +315,7 @@ def test_a_clash_with_a_user_of_the_tenant_is_listed_by_id(db, tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"{user('grace')['id']} (grace): another user has the e-mail address grace@example.com" in err
     assert f"{other.id} (someone): another user has the e-mail address grace@example.com (a user of the tenant" in err
+    assert "users created" not in err
     assert state() == before
 
 
@@ -472,19 +473,29 @@ def test_keep_indexes_leaves_a_large_import_on_the_live_indexes(db, tmp_path, mo
     assert User.objects.filter(tenant__slug="legacy").count() >= 2
 
 
-def test_a_duplicate_past_the_checks_is_refused_by_the_unique_constraints_built_again(db, tmp_path, monkeypatch):
-    """The constraints dropped for a large insert come back unique: with the export's own checks
-    skipped, their build meets the clash, and the run writes nothing."""
+def test_a_clash_in_a_large_import_is_met_by_the_unique_constraints_built_again_and_listed(
+        db, tmp_path, monkeypatch, capsys):
+    """Unique values are judged by the constraints, which a large insert drops and builds again as
+    unique: the build meets the clash, the writes roll back, and the check then lists the users;
+    the report counts nothing written."""
     from users.keycloak_import import bulk
 
     monkeypatch.setattr(bulk, "REBUILD_FROM", 2)
-    monkeypatch.setattr(load, "_check", lambda *args: None)
     users = copy.deepcopy(all_users())
     next(u for u in users if u["username"] == "grace")["email"] = "ada@example.com"
     before = User.objects.count()
     with pytest.raises(CommandError, match="cannot be imported"):
         run(write_export(tmp_path / "clash", users))
+    err = capsys.readouterr().err
+    assert f"{user('grace')['id']} (grace): another user has the e-mail address ada@example.com" in err
+    assert f"{user('ada')['id']} (ada): another user has the e-mail address ada@example.com" in err
+    assert "users created" not in err and "refused a write" not in err
     assert User.objects.count() == before and not Tenant.objects.filter(slug="legacy").exists()
+    monkeypatch.setattr(load, "_check_unique", lambda *args: None)  # unlisted, still refused
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "clash", users))
+    assert "the database refused a write" in capsys.readouterr().err
+    assert User.objects.count() == before
 
 
 def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):

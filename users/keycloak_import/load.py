@@ -2,11 +2,14 @@
 
 Users are read and converted a chunk at a time (in worker processes for an export of several files,
 `stage`) and copied (COPY) into temporary staging tables on the import's connection; the checks then
-run in SQL over the whole export and the tenant as it would be after the run (a clash between two
-exported users, or with a user of the tenant that the export does not rewrite, or an id another
-tenant has). Any problem and the transaction rolls back: nothing of the run is written, and every
-problem is listed by user id. Otherwise users are upserted by id (`INSERT … ON CONFLICT (id) DO
-UPDATE … WHERE` something differs), and their role and group memberships made those of the export.
+run in SQL over the whole export (an id twice, an id another tenant has, a role or group the backend
+cannot hold). Users are then updated by id where something differs and inserted where new, and
+their role and group memberships made those of the export. A clash of unique values (between two
+exported users, or with a user of the tenant that the export does not rewrite) is judged by the
+unique constraints themselves; when they refuse a write, the writes roll back to before them and
+a check over the export and the tenant as it would be after the run lists every clash (sparing a
+run that has none three passes over the export). Any problem and the transaction rolls back:
+nothing of the run is written, and every problem is listed by user id.
 A second run of the same export therefore changes no row; a newer export updates in place.
 
 The writes bypass the per-user services for speed, and keep their invariants: the same
@@ -209,6 +212,23 @@ def _check(cursor, tenant: Tenant, report: Report):
         LIMIT %s""", [tenant.id, LISTED])
     for user_id, username in cursor.fetchall():
         report.problem(Problem(user_id, username, "this id is another tenant's user"))
+    cursor.execute("""
+        SELECT k.user_id::text, k.name FROM kc_user_roles k
+        WHERE NOT EXISTS (SELECT 1 FROM users_role r WHERE r.tenant_id = %s AND r.name = k.name) LIMIT %s""",
+                   [tenant.id, LISTED])
+    for user_id, name in cursor.fetchall():
+        report.problem(Problem(user_id, "", f"realm role {name} is not one the backend can hold"))
+    cursor.execute("""
+        SELECT k.user_id::text, k.path FROM kc_user_groups k
+        WHERE NOT EXISTS (SELECT 1 FROM users_group g WHERE g.tenant_id = %s AND g.path = k.path) LIMIT %s""",
+                   [tenant.id, LISTED])
+    for user_id, path in cursor.fetchall():
+        report.problem(Problem(user_id, "", f"group {path} is not one the backend can hold"))
+
+
+def _check_unique(cursor, tenant: Tenant, report: Report):
+    """Every clash of a unique value in the tenant as it would be after the run. Run only once the
+    unique constraints refused the writes: they judge every run, and this lists what they met."""
     for column, message in UNIQUE_CHECKS.items():
         # The tenant as it would be after the run: the export's users, and the tenant's others.
         cursor.execute(f"""
@@ -225,18 +245,6 @@ def _check(cursor, tenant: Tenant, report: Report):
         for user_id, username, exported, value in cursor.fetchall():
             who = "" if exported else " (a user of the tenant that this export does not hold)"
             report.problem(Problem(user_id, username, message.format(value=value) + who))
-    cursor.execute("""
-        SELECT k.user_id::text, k.name FROM kc_user_roles k
-        WHERE NOT EXISTS (SELECT 1 FROM users_role r WHERE r.tenant_id = %s AND r.name = k.name) LIMIT %s""",
-                   [tenant.id, LISTED])
-    for user_id, name in cursor.fetchall():
-        report.problem(Problem(user_id, "", f"realm role {name} is not one the backend can hold"))
-    cursor.execute("""
-        SELECT k.user_id::text, k.path FROM kc_user_groups k
-        WHERE NOT EXISTS (SELECT 1 FROM users_group g WHERE g.tenant_id = %s AND g.path = k.path) LIMIT %s""",
-                   [tenant.id, LISTED])
-    for user_id, path in cursor.fetchall():
-        report.problem(Problem(user_id, "", f"group {path} is not one the backend can hold"))
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -271,6 +279,10 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
     from profiles.models import FanProfile  # every new user has one, as when created through the services
 
     fan_profiles = FanProfile._meta.db_table
+    # Counted before the writes, which touch only exported ids, while the tenant's index is there.
+    cursor.execute("SELECT count(*) FROM users_user u WHERE u.tenant_id = %s "
+                   "AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)", [tenant.id])
+    left_alone = cursor.fetchone()[0]
     with bulk.set_aside(cursor, new_users if rebuild_indexes else 0, report, ("users_user", fan_profiles)):
         cursor.execute(f"""
             UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
@@ -297,9 +309,7 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
                 INSERT INTO {fan_profiles} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
                 SELECT k.id, %s, now(), '', false FROM {source} {arbiter}""", [tenant.id])
             report.counts["fan profiles created"] += cursor.rowcount
-    cursor.execute("SELECT count(*) FROM users_user u WHERE u.tenant_id = %s "
-                   "AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)", [tenant.id])
-    report.counts["users of the tenant not in this export (left alone)"] = cursor.fetchone()[0]
+    report.counts["users of the tenant not in this export (left alone)"] = left_alone
 
 
 MEMBERSHIPS = {
@@ -361,14 +371,18 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
                 started = report.timed("check", started)
                 if report.problems:
                     raise ImportConflicts(report)
+                counts = report.counts.copy()
                 try:
                     with transaction.atomic():
                         _write_users(cursor, tenant, report, rebuild_indexes)
                         started = report.timed("write users", started)
                         _write_memberships(cursor, tenant, report)
                         report.timed("write memberships", started)
-                except IntegrityError as error:  # a concurrent write took a value meanwhile
-                    report.problem(Problem("", "", f"the database refused a write: {error}".splitlines()[0]))
+                except IntegrityError as error:  # a clash: the export's, or a concurrent write's
+                    report.counts = counts  # the writes are undone
+                    _check_unique(cursor, tenant, report)
+                    if not report.problems:
+                        report.problem(Problem("", "", f"the database refused a write: {error}".splitlines()[0]))
                     raise ImportConflicts(report) from None
             if report.changed and not dry_run:
                 recording.record(ACTION, tenant, {
