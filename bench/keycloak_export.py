@@ -3,8 +3,10 @@
     python -m bench.keycloak_export --users 1000000 --dir /tmp/export     # write only
     python -m bench.keycloak_export --users 1000000 --import-into bench-kc  # the cached export, imported and timed
 
-`make bench` runs it after the Keycloak step (`run`), beside Keycloak's partial import rate, on an
-export of N users (`make bench N=…`, 1,000,000 by default: the size the targets name). Writing a
+`make bench` runs it after the Keycloak step (`run`), beside Keycloak's partial import rate, into a
+new database on the bench's server (`--new-database` here): the backend a team moves its realm into,
+whose index builds cover the imported users, not the bench's own million of another tenant. The
+export has N users (`make bench N=…`, 1,000,000 by default: the size the targets name). Writing a
 million users takes a minute or two, so the export is kept, keyed by its size and by `VERSION`
 (bumped whenever `user` or `realm` change), under `$XDG_CACHE_HOME/identity-backend/bench/` (or
 `~/.cache/…`), and written again only when missing.
@@ -31,9 +33,11 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 REALM = "bench-kc"
 VERSION = 1  # of the generated export's content; a cached export of another version is not reused
 PER_FILE = 50_000
@@ -144,13 +148,40 @@ def _tree_memory_kb(pid: int) -> int:
 PHASE = re.compile(r"(?P<phase>[a-z ]+?) (?P<seconds>[0-9.]+)(?:, |$)")
 
 
-def measure_import(directory: Path, tenant: str) -> dict:
+IMPORT_DATABASE = "bench_import"
+
+
+def _server(statement: str):
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as server:
+        server.execute(statement)
+
+
+def new_database() -> str:
+    """A new database on the bench's server, migrated: the backend a team moves its realm into.
+    Returns its URL."""
+    _server(f"DROP DATABASE IF EXISTS {IMPORT_DATABASE}")
+    _server(f"CREATE DATABASE {IMPORT_DATABASE}")
+    url = urllib.parse.urlparse(os.environ["DATABASE_URL"])._replace(path=f"/{IMPORT_DATABASE}").geturl()
+    log(f"migrating a new database, {IMPORT_DATABASE}, to import into")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+                   check=True)
+    return url
+
+
+def drop_database():
+    _server(f"DROP DATABASE IF EXISTS {IMPORT_DATABASE}")
+
+
+def measure_import(directory: Path, tenant: str, database_url: str | None = None) -> dict:
     import tempfile
 
     output = tempfile.TemporaryFile("w+")  # not a pipe: a long report would fill it and stop the child
     started = time.monotonic()
     child = subprocess.Popen([sys.executable, "manage.py", "import_keycloak_export", str(directory), "--tenant", tenant,
-                              "--no-progress"], cwd=Path(__file__).resolve().parent.parent, stdout=output)
+                              "--no-progress"], cwd=ROOT, stdout=output,
+                             env={**os.environ, "DATABASE_URL": database_url or os.environ["DATABASE_URL"]})
     peak_tree = 0
     while (result := os.wait4(child.pid, os.WNOHANG))[0] == 0:
         peak_tree = max(peak_tree, _tree_memory_kb(child.pid))
@@ -173,8 +204,12 @@ def run(count: int, keycloak: dict | None = None) -> dict:
     """`make bench`'s step: the export of `count` users (kept between runs), imported into its own
     tenant, with the rate beside Keycloak's partial import measured in the same run (when there was one)."""
     directory = cached_export(count)
+    url = new_database()
     log(f"importing {count:,} users")
-    result = {"users": count, **measure_import(directory, REALM)}
+    try:
+        result = {"users": count, "into": "a new database", **measure_import(directory, REALM, url)}
+    finally:
+        drop_database()
     result["users_per_second"] = round(count / result["seconds"])
     partial = ((keycloak or {}).get("load") or {}).get("partial_import")
     if partial:
@@ -192,6 +227,8 @@ def main(argv=None):
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, help="write it here (default: the cache `make bench` uses)")
     parser.add_argument("--import-into", metavar="TENANT", help="then import it into this tenant, timed")
+    parser.add_argument("--new-database", action="store_true",
+                        help=f"import into a new database on the same server ({IMPORT_DATABASE}, dropped after)")
     args = parser.parse_args(argv)
     if args.dir:
         started = time.monotonic()
@@ -199,7 +236,12 @@ def main(argv=None):
         log(f"wrote {args.users:,} users in {time.monotonic() - started:.1f}s into {args.dir}")
     directory = args.dir or cached_export(args.users)
     if args.import_into:
-        result = measure_import(directory, args.import_into)
+        url = new_database() if args.new_database else None
+        try:
+            result = measure_import(directory, args.import_into, url)
+        finally:
+            if url:
+                drop_database()
         result["users_per_second"] = round(args.users / result["seconds"])
         log(f"imported {args.users:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
             f"peak RSS {result['peak_rss_mb']} MB (largest process), {result['peak_pss_tree_mb']} MB PSS (all)")

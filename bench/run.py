@@ -234,7 +234,8 @@ def import_summary(section):
     partial = section.get("keycloak_partial_import_users_per_second")
     phases = ", ".join(f"{phase} {seconds} s" for phase, seconds in section.get("phases", {}).items())
     return (f"\n## Importing a Keycloak export\n\n`import_keycloak_export` of a generated {section['users']:,}-user "
-            f"`kc.sh export` (different_files, hashes copied): {section['seconds']} s, "
+            f"`kc.sh export` (different_files, hashes copied) into {section.get('into', 'the bench database')}: "
+            f"{section['seconds']} s, "
             f"{section['users_per_second']:,} users/s ({phases}); peak RSS {section['peak_rss_mb']} MB for the "
             f"largest process, {section.get('peak_pss_tree_mb')} MB (PSS) for the command and its workers together; "
             f"{section.get('cpu_seconds')} CPU seconds in them; load average {section.get('load_average')} at "
