@@ -305,6 +305,19 @@ def test_duplicate_emails_are_listed_and_nothing_is_written(db, tmp_path):
     assert not Tenant.objects.filter(slug="legacy").exists() and not User.objects.exists()
 
 
+def test_memberships_of_roles_and_groups_the_realm_does_not_define_are_listed(db, tmp_path, capsys):
+    users = copy.deepcopy(all_users())
+    grace = next(u for u in users if u["username"] == "grace")
+    grace["realmRoles"] = [*grace.get("realmRoles", []), "ghost-role"]
+    grace["groups"] = [*grace.get("groups", []), "/nowhere"]
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "ghosts", users))
+    err = capsys.readouterr().err
+    assert f"{grace['id']} (): realm role ghost-role is not one the backend can hold" in err
+    assert f"{grace['id']} (): group /nowhere is not one the backend can hold" in err
+    assert not Tenant.objects.filter(slug="legacy").exists()
+
+
 def test_a_clash_with_a_user_of_the_tenant_is_listed_by_id(db, tmp_path, capsys):
     from users import services
     tenant = Tenant.objects.create(slug="legacy", display_name="Legacy")

@@ -212,18 +212,13 @@ def _check(cursor, tenant: Tenant, report: Report):
         LIMIT %s""", [tenant.id, LISTED])
     for user_id, username in cursor.fetchall():
         report.problem(Problem(user_id, username, "this id is another tenant's user"))
-    cursor.execute("""
-        SELECT k.user_id::text, k.name FROM kc_user_roles k
-        WHERE NOT EXISTS (SELECT 1 FROM users_role r WHERE r.tenant_id = %s AND r.name = k.name) LIMIT %s""",
-                   [tenant.id, LISTED])
-    for user_id, name in cursor.fetchall():
-        report.problem(Problem(user_id, "", f"realm role {name} is not one the backend can hold"))
-    cursor.execute("""
-        SELECT k.user_id::text, k.path FROM kc_user_groups k
-        WHERE NOT EXISTS (SELECT 1 FROM users_group g WHERE g.tenant_id = %s AND g.path = k.path) LIMIT %s""",
-                   [tenant.id, LISTED])
-    for user_id, path in cursor.fetchall():
-        report.problem(Problem(user_id, "", f"group {path} is not one the backend can hold"))
+    for kind, (_, _, staging, key, target, target_key) in MEMBERSHIPS.items():
+        cursor.execute(f"""
+            SELECT s.user_id::text, s.{key} FROM {staging} s
+            WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.tenant_id = %s AND t.{target_key} = s.{key})
+            LIMIT %s""", [tenant.id, LISTED])
+        for user_id, value in cursor.fetchall():
+            report.problem(Problem(user_id, "", f"{MEMBERSHIP_NAMES[kind]} {value} is not one the backend can hold"))
 
 
 def _check_unique(cursor, tenant: Tenant, report: Report):
@@ -312,6 +307,7 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
     report.counts["users of the tenant not in this export (left alone)"] = left_alone
 
 
+MEMBERSHIP_NAMES = {"role": "realm role", "group": "group"}
 MEMBERSHIPS = {
     # kind: (through table, its column, staging table, staging column, target table, target column)
     "role": ("users_user_roles", "role_id", "kc_user_roles", "name", "users_role", "name"),
