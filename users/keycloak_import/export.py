@@ -20,6 +20,9 @@ from pathlib import Path
 
 import ijson
 
+# Bytes read at a time to find a file's realm name, which Keycloak writes among its first keys: the
+# parser's default (64 KiB) reads a whole 50-user file, twenty thousand times for a million users.
+HEAD = 4096
 USERS_FILE = re.compile(r"^(?P<realm>.+)-users-(?P<n>\d+)\.json$")
 REALM_FILE_SUFFIX = "-realm.json"
 
@@ -50,7 +53,7 @@ def _realm_name(path: Path) -> str:
     """The top-level `realm` of a Keycloak export file; an ExportError for anything else."""
     try:
         with path.open("rb") as handle:
-            events = ijson.parse(handle)
+            events = ijson.parse(handle, buf_size=HEAD)
             for prefix, event, value in events:
                 if prefix == "" and event not in ("start_map", "map_key", "end_map"):
                     break
