@@ -274,6 +274,10 @@ def pipeline(consumer, relay, broker, seconds):
     payload = json.dumps({"userId": "00000000-0000-4000-8000-000000000000", "tenant": "bench", "username": "someone",
                           "email": "someone@example.com", "firstName": "Some", "lastName": "One",
                           "changedFields": ["first_name"]})
+
+    def used():
+        return [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid)]
+
     log(f"events pipeline: {SPEC_RATE} outbox commits/s by pgbench for {seconds} s, the relay publishing")
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
         script = Path(folder) / "write.sql"
@@ -281,7 +285,7 @@ def pipeline(consumer, relay, broker, seconds):
         consumer.arrivals, consumer.recording = [], True
         sampler = Sampler()
         sampler.start()
-        before = [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid)]
+        before = used()
         out = subprocess.run(
             [str(find_bindir() / "pgbench"), "--no-vacuum", "--file", str(script), "--rate", str(SPEC_RATE),
              "--time", str(seconds), "--client", str(PIPELINE_CLIENTS), "--jobs", "2", os.environ["DATABASE_URL"]],
@@ -291,7 +295,7 @@ def pipeline(consumer, relay, broker, seconds):
         time.sleep(0.5)  # the last messages on their way to the consumer
         consumer.recording = False
     committed = int(out.split("number of transactions actually processed:")[1].split()[0])
-    spent = [b - a for a, b in zip(before, [cpu_seconds(relay.process.pid), cpu_seconds(broker.process.pid)])]
+    spent = [b - a for a, b in zip(before, used())]
     from_time = [since_ce_time(arrived, ce_time) for arrived, _, ce_time in consumer.arrivals if ce_time]
     result = {"asked_rate": SPEC_RATE, "seconds": seconds, "committed": committed,
               "achieved_rate": round(committed / seconds, 1), "received": len(consumer.arrivals),

@@ -27,6 +27,7 @@ their parent divided among them, rather than counted in each). The phase split i
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
@@ -151,27 +152,27 @@ PHASE = re.compile(r"(?P<phase>[a-z ]+?) (?P<seconds>[0-9.]+)(?:, |$)")
 IMPORT_DATABASE = "bench_import"
 
 
-def _server(statement: str):
+def _server(*statements: str):
     import psycopg
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as server:
-        server.execute(statement)
+        for statement in statements:
+            server.execute(statement)
 
 
-def new_database() -> str:
-    """A new database on the bench's server, migrated: the backend a team moves its realm into.
-    Returns its URL."""
-    _server(f"DROP DATABASE IF EXISTS {IMPORT_DATABASE}")
-    _server(f"CREATE DATABASE {IMPORT_DATABASE}")
+@contextlib.contextmanager
+def new_database():
+    """A new database on the bench's server, migrated, for the block (its URL): the backend a team
+    moves its realm into. Dropped after."""
+    _server(f"DROP DATABASE IF EXISTS {IMPORT_DATABASE}", f"CREATE DATABASE {IMPORT_DATABASE}")
     url = urllib.parse.urlparse(os.environ["DATABASE_URL"])._replace(path=f"/{IMPORT_DATABASE}").geturl()
-    log(f"migrating a new database, {IMPORT_DATABASE}, to import into")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                   check=True)
-    return url
-
-
-def drop_database():
-    _server(f"DROP DATABASE IF EXISTS {IMPORT_DATABASE}")
+    try:
+        log(f"migrating a new database, {IMPORT_DATABASE}, to import into")
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT,
+                       env={**os.environ, "DATABASE_URL": url}, check=True)
+        yield url
+    finally:
+        _server(f"DROP DATABASE IF EXISTS {IMPORT_DATABASE}")
 
 
 def measure_import(directory: Path, tenant: str, database_url: str | None = None) -> dict:
@@ -204,12 +205,9 @@ def run(count: int, keycloak: dict | None = None) -> dict:
     """`make bench`'s step: the export of `count` users (kept between runs), imported into its own
     tenant, with the rate beside Keycloak's partial import measured in the same run (when there was one)."""
     directory = cached_export(count)
-    url = new_database()
-    log(f"importing {count:,} users")
-    try:
+    with new_database() as url:
+        log(f"importing {count:,} users")
         result = {"users": count, "into": "a new database", **measure_import(directory, REALM, url)}
-    finally:
-        drop_database()
     result["users_per_second"] = round(count / result["seconds"])
     partial = ((keycloak or {}).get("load") or {}).get("partial_import")
     if partial:
@@ -236,12 +234,8 @@ def main(argv=None):
         log(f"wrote {args.users:,} users in {time.monotonic() - started:.1f}s into {args.dir}")
     directory = args.dir or cached_export(args.users)
     if args.import_into:
-        url = new_database() if args.new_database else None
-        try:
+        with new_database() if args.new_database else contextlib.nullcontext() as url:
             result = measure_import(directory, args.import_into, url)
-        finally:
-            if url:
-                drop_database()
         result["users_per_second"] = round(args.users / result["seconds"])
         log(f"imported {args.users:,} users in {result['seconds']}s ({result['users_per_second']:,} users/s), "
             f"peak RSS {result['peak_rss_mb']} MB (largest process), {result['peak_pss_tree_mb']} MB PSS (all)")

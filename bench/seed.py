@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import django
 
-from identity.postgresql.constraints import add_foreign_keys, drop_foreign_keys
+from identity.postgresql.constraints import add_constraints, drop_foreign_keys
 
 FIRST_NAMES = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William",
                "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
@@ -186,7 +186,7 @@ def seed(count: int, workers: int = 2) -> dict:
         """, [group.id, count])
 
     with connection.cursor() as cursor:
-        add_foreign_keys(cursor, foreign_keys)
+        add_constraints(cursor, foreign_keys)
         # VACUUM sets the visibility map, so that counts and deep offsets are index-only scans, as
         # they are on a table autovacuum has visited; before the indexes, it has none to visit.
         for table in SEEDED_TABLES:

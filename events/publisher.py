@@ -180,10 +180,13 @@ class Publisher:
                 data = bytes(self.buffer[:size])
                 del self.buffer[:size]
                 return frame.unmarshal(data)[1:]
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise BrokerClosed("the broker closed the connection")
-            self.buffer += chunk
+            self._receive()
+
+    def _receive(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise BrokerClosed("the broker closed the connection")
+        self.buffer += chunk
 
     def _read_method(self, channel: int):
         """The next method frame on `channel`; heartbeats pass, and the broker's close is raised."""
@@ -218,9 +221,6 @@ class Publisher:
     def _read_pending(self):
         """What arrived while the relay was not publishing: heartbeats, or the broker's close."""
         while select.select([self.sock], [], [], 0)[0]:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise BrokerClosed("the broker closed the connection")
-            self.buffer += chunk
+            self._receive()
         while self._complete():
             self._handle(*self._frame())  # nothing else comes unasked on a channel that only publishes

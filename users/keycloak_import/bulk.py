@@ -28,21 +28,23 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from identity.postgresql.constraints import add_foreign_keys, drop_foreign_keys
+from identity.postgresql.constraints import add_constraints, drop_constraints, drop_foreign_keys
 
 REBUILD_FROM = 50_000  # new users
 # Per build. A GIN build gathers its keys in this memory and merges them into the index each time it
 # fills: a million users' e-mail trigrams fill 256 MB several times over.
 BUILD_MEMORY = "1GB"
 
-# Every index of the tables but primary keys and those a foreign key depends on; with the unique
-# (or exclusion) constraint an index backs, which is dropped and added back as a constraint.
-INDEXES = """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), c.conrelid::regclass::text,
-                     c.conname, pg_get_constraintdef(c.oid)
-              FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'x')
-              WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
-                AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
-              ORDER BY 1"""
+# Every index of the tables but primary keys and those a foreign key depends on: the unique (or
+# exclusion) constraints that own theirs as (table, name, definition), the other indexes as (name,
+# definition).
+_SET_ASIDE = """FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'x')
+               WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)"""
+CONSTRAINTS = f"""SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) {_SET_ASIDE}
+                  AND c.oid IS NOT NULL ORDER BY 1, 2"""
+INDEXES = f"""SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) {_SET_ASIDE}
+              AND c.oid IS NULL ORDER BY 1"""
 
 
 @contextmanager
@@ -59,20 +61,23 @@ def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
     # ALTER TABLE refuses a table with checks queued: the run's own few (groups, roles) run now.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     foreign_keys = drop_foreign_keys(cursor, tables)
+    cursor.execute(CONSTRAINTS, [list(tables)])
+    constraints = cursor.fetchall()
+    drop_constraints(cursor, constraints)
     cursor.execute(INDEXES, [list(tables)])
     indexes = cursor.fetchall()
-    for name, _, table, constraint, _ in indexes:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"' if constraint else f"DROP INDEX {name}")
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
     yield
     started = time.monotonic()
-    add_foreign_keys(cursor, foreign_keys)
+    add_constraints(cursor, foreign_keys)
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as every foreign key of the schema is declared
     report.seconds["foreign keys"] = round(time.monotonic() - started, 1)
     started = time.monotonic()
     cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-    for _, definition, table, constraint, constraint_definition in indexes:
-        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {constraint_definition}' if constraint
-                       else definition)
-    report.counts["indexes built after the insert (users locked until commit)"] = len(indexes)
+    add_constraints(cursor, constraints)
+    for _, definition in indexes:
+        cursor.execute(definition)
+    report.counts["indexes built after the insert (users locked until commit)"] = len(constraints) + len(indexes)
     report.counts["foreign keys checked after the insert"] = len(foreign_keys)
     report.seconds["index build"] = round(time.monotonic() - started, 1)
