@@ -19,7 +19,7 @@ from django.db import connection
 from audit.models import AuditEvent
 from tests.conftest import ALL_SCOPES
 from users.keycloak_hashers import KeycloakCredentialError, from_keycloak
-from users.keycloak_import import load
+from users.keycloak_import import export, load
 from users.models import Group, Role, Tenant, User
 
 DATA = Path(__file__).parent / "data"
@@ -412,6 +412,50 @@ def test_backslashes_tabs_and_newlines_arrive_as_written(db, tmp_path):
     imported = User.objects.get(id=ada["id"])
     assert imported.last_name == "Love\\lace\t"
     assert imported.attributes["note"] == ["a\\b\tc\nd\re", "\\N"]
+
+
+TRICKY_USERS = [
+    {"id": "a", "username": "x}, {y", "attributes": {"k": ["}, {", "}]}", '"}, {"', "\\"]},
+     "credentials": [{"a": {}}, {"b": {"c": {}}}]},
+    {"id": "b", "n": 1.5, "t": 12345678, "u": "ü✓\u0000", "big": 922337203685477580}, {},
+    {"id": "c", "nested": [[{}], {"x": [{}, {}]}]},
+]
+
+
+@pytest.mark.parametrize("indent", [None, 0, 2, "\t"])
+@pytest.mark.parametrize("users", [[], TRICKY_USERS, TRICKY_USERS * 3000], ids=["none", "tricky", "over-a-block"])
+def test_users_files_as_kc_sh_writes_them_are_cut_into_the_users_ijson_reads(tmp_path, indent, users):
+    """`_users_as_written` itself (not its fallback) reads every user, as ijson does, whatever the
+    whitespace, with separators inside strings and nested objects, and across its read blocks."""
+    path = tmp_path / "legacy-users-0.json"
+    path.write_text(json.dumps({"realm": "legacy", "users": users}, indent=indent, ensure_ascii=False))
+    assert list(export._users_as_written(path)) == list(export.items(path, "users.item")) == users
+
+
+@pytest.mark.parametrize("text", [
+    '{"users": [{"a": 1}], "realm": "legacy"}',  # another order
+    '{"realm": "legacy", "users": [{"a": 1}, {"b": 2}], "more": 1}',  # a key after the users
+    '{"realm": "legacy", "users": [{"a": 1}, {"b": "\\ud800"}]}',  # a lone surrogate: ijson's "?"
+])
+def test_other_shapes_are_read_by_ijson_with_the_users_already_read_not_repeated(tmp_path, text):
+    path = tmp_path / "legacy-users-0.json"
+    path.write_text(text)
+    assert list(export.users_in(path)) == list(export.items(path, "users.item"))
+
+
+@pytest.mark.parametrize("text,message,before", [
+    ('{"realm": "legacy", "users": [{"a": 1}, {"b": 123456789012345678901}]}', "integer overflow", 1),
+    ('{"realm": "legacy", "users": [{"a": 1}, {"b": 2},]}', "unallowed token", 2),
+    ('{"realm": "legacy", "users": [{"a": 1}, {"b": 2}', "premature EOF", 2),
+    ('{"realm": "legacy", "users": [{"a": 1}, 3]}', "a user is not a JSON object", 1),
+])
+def test_what_ijson_refuses_is_refused_after_the_users_ijson_reads_before_it(tmp_path, text, message, before):
+    path = tmp_path / "legacy-users-0.json"
+    path.write_text(text)
+    read = []
+    with pytest.raises(export.ExportError, match=message):
+        read.extend(export.users_in(path))
+    assert read == [{"a": 1}, {"b": 2}][:before]  # once each, as ijson streams them
 
 
 def test_phone_numbers_already_in_e164_are_stored_as_the_services_store_them(db, tmp_path):

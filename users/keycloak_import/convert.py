@@ -7,11 +7,11 @@ cannot be read (an unknown algorithm) is bad input and stops the run at once (`E
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
 
+import orjson
 from django.core.exceptions import ValidationError
 
 from users import services
@@ -23,7 +23,6 @@ PHONE_ATTRIBUTE = "phone_number"
 PHONE_VERIFIED_ATTRIBUTE = "phone_number_verified"
 NAME_LIMIT = 150
 LATEST_MS = 253_402_300_800_000  # 10000-01-01
-_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False) makes an encoder per call
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 
 
@@ -32,7 +31,7 @@ def default_roles(realm: str) -> set[str]:
     return {"offline_access", "uma_authorization", f"default-roles-{realm}"}
 
 
-@dataclass
+@dataclass(slots=True)
 class UserRow:
     id: str
     username: str
@@ -110,50 +109,59 @@ def password_of(credentials) -> tuple[str | None, list[str]]:
 def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem:
     """The row for `user`, why it is skipped, or what the backend refuses in it.
 
-    Raises `CredentialError` for a password credential that cannot be read.
+    Raises `CredentialError` for a password credential that cannot be read. (Run a million times
+    in an import, with its checks in the cheapest order.)
     """
-    user_id, username = str(user.get("id") or ""), str(user.get("username") or "")
-    if user.get("serviceAccountClientId"):
+    get = user.get
+    user_id, username = str(get("id") or ""), str(get("username") or "")
+    if get("serviceAccountClientId"):
         return Skipped(user_id, username, f"service account of client {user['serviceAccountClientId']}")
-    if user.get("federationLink"):
+    if get("federationLink"):
         return Skipped(user_id, username, f"federated by storage provider {user['federationLink']}")
     if not CANONICAL_UUID(user_id):  # as Keycloak writes them; anything else is read by `uuid`
         try:
             user_id = str(uuid.UUID(user_id))
         except ValueError:
             return Problem(user_id, username, "the id is not a UUID")
-    password, kept = password_of(user.get("credentials"))
-    kept = [f"{kind} credentials" for kind in kept]
-    client_roles = user.get("clientRoles") or {}
-    if isinstance(client_roles, dict):
+    password, others = password_of(get("credentials"))
+    kept = [f"{kind} credentials" for kind in others] if others else []
+    client_roles = get("clientRoles")
+    if client_roles and isinstance(client_roles, dict):
         kept += ["client role memberships"] * sum(len(v) for v in client_roles.values() if isinstance(v, list))
-    kept += ["social links (federated identities)"] * len(user.get("federatedIdentities") or [])
+    if linked := get("federatedIdentities"):
+        kept += ["social links (federated identities)"] * len(linked)
     try:
         username = services.normalise_username(username)
-        email = (user.get("email") or "").strip().lower() or None
-        if email is not None and ("@" not in email or len(email) > 254):
-            raise ValueError("the e-mail address is not one")
-        attributes = user.get("attributes") or {}
+        email = get("email")
+        if email:
+            email = email.strip().lower() or None
+            if email is not None and ("@" not in email or len(email) > 254):
+                raise ValueError("the e-mail address is not one")
+        else:
+            email = None
+        attributes = get("attributes") or {}
         if not isinstance(attributes, dict):
             raise ValueError("attributes are not a map")
-        attributes = dict(attributes)
-        phone = attributes.pop(PHONE_ATTRIBUTE, None)
-        phone_verified = attributes.pop(PHONE_VERIFIED_ATTRIBUTE, None)
-        phone = phone[0] if isinstance(phone, list) and phone else phone
-        phone_verified = phone_verified[0] if isinstance(phone_verified, list) and phone_verified else phone_verified
-        try:
-            phone = phones.normalise(phone if isinstance(phone, str) else None)
-        except ValidationError as error:
-            raise ValueError(f"phone_number: {_message(error)}") from None
+        phone = phone_verified = None
+        if PHONE_ATTRIBUTE in attributes or PHONE_VERIFIED_ATTRIBUTE in attributes:
+            attributes = dict(attributes)
+            phone = attributes.pop(PHONE_ATTRIBUTE, None)
+            phone_verified = attributes.pop(PHONE_VERIFIED_ATTRIBUTE, None)
+            phone = phone[0] if isinstance(phone, list) and phone else phone
+            phone_verified = phone_verified[0] if isinstance(phone_verified, list) and phone_verified else phone_verified
+            try:
+                phone = phones.normalise(phone if isinstance(phone, str) else None)
+            except ValidationError as error:
+                raise ValueError(f"phone_number: {_message(error)}") from None
         attributes = services.validate_attributes(attributes)
-        required_actions = user.get("requiredActions") or []
+        required_actions = get("requiredActions") or []
         if not isinstance(required_actions, list) or not all(isinstance(a, str) for a in required_actions):
             raise ValueError("requiredActions is not a list of names")
-        roles = user.get("realmRoles") or []
-        groups = user.get("groups") or []
+        roles = get("realmRoles") or []
+        groups = get("groups") or []
         if not all(isinstance(r, str) for r in roles) or not all(isinstance(g, str) for g in groups):
             raise ValueError("realmRoles and groups are lists of names")
-        created = user.get("createdTimestamp")
+        created = get("createdTimestamp")
         # none (a user made by a realm import that gave none): a new row gets the time of the run, an
         # existing one keeps its own, so that the same export twice changes nothing
         created_ms = None
@@ -161,15 +169,19 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
             if not 0 <= created < LATEST_MS:  # NaN too
                 raise ValueError(f"createdTimestamp {created} is not a time in milliseconds since 1970")
             created_ms = round(created)
+        first_name, last_name = get("firstName"), get("lastName")
         row = UserRow(
-            id=user_id, username=username, email=email, email_verified=user.get("emailVerified") is True,
-            phone_number=phone, phone_verified=phone is not None and str(phone_verified).lower() == "true",
-            first_name=_text(user.get("firstName"), "firstName", NAME_LIMIT),
-            last_name=_text(user.get("lastName"), "lastName", NAME_LIMIT),
-            is_active=user.get("enabled") is not False, created_ms=created_ms,
-            attributes=_json_text(attributes),
-            required_actions=json.dumps(required_actions) if required_actions else "[]", password=password,
-            roles=sorted({r for r in roles if r not in realm_defaults}), groups=sorted(set(groups)), kept=kept,
+            user_id, username, email, get("emailVerified") is True,
+            phone, phone is not None and str(phone_verified).lower() == "true",
+            first_name if type(first_name) is str and len(first_name) <= NAME_LIMIT
+            else _text(first_name, "firstName", NAME_LIMIT),
+            last_name if type(last_name) is str and len(last_name) <= NAME_LIMIT
+            else _text(last_name, "lastName", NAME_LIMIT),
+            get("enabled") is not False, created_ms,
+            orjson.dumps(attributes).decode(),  # a fifth of json.dumps' cost
+            orjson.dumps(required_actions).decode() if required_actions else "[]", password,
+            sorted({r for r in roles if r not in realm_defaults}) if roles else [],
+            sorted(set(groups)) if groups else [], kept,
         )
     except ValidationError as error:
         return Problem(user_id, username, _message(error))

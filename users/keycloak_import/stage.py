@@ -13,6 +13,7 @@ chunks in the same order.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 import re
@@ -42,11 +43,21 @@ def _text(value: str | None) -> str:
 
 def _user_line(row: UserRow) -> str:
     """`COPY … FROM STDIN` text of `load.USER_COLUMNS`."""
+    if _SPECIAL(f"{row.username}{row.email}{row.phone_number}{row.first_name}{row.last_name}{row.attributes}"
+                f"{row.required_actions}{row.password}"):
+        username, email, phone, first_name, last_name, attributes, actions, password = (
+            _text(v) for v in (row.username, row.email, row.phone_number, row.first_name, row.last_name,
+                               row.attributes, row.required_actions, row.password))
+    else:  # as nearly always: nothing to escape, checked once rather than a field at a time
+        username, first_name, last_name, attributes, actions = (
+            row.username, row.first_name, row.last_name, row.attributes, row.required_actions)
+        email = "\\N" if row.email is None else row.email
+        phone = "\\N" if row.phone_number is None else row.phone_number
+        password = "\\N" if row.password is None else row.password
     return "\t".join((
-        row.id, _text(row.username), _text(row.email), "t" if row.email_verified else "f", _text(row.phone_number),
-        "t" if row.phone_verified else "f", _text(row.first_name), _text(row.last_name),
-        "t" if row.is_active else "f", "\\N" if row.created_ms is None else str(row.created_ms),
-        _text(row.attributes), _text(row.required_actions), _text(row.password))) + "\n"
+        row.id, username, email, "t" if row.email_verified else "f", phone, "t" if row.phone_verified else "f",
+        first_name, last_name, "t" if row.is_active else "f", "\\N" if row.created_ms is None else str(row.created_ms),
+        attributes, actions, password)) + "\n"
 
 
 @dataclass
@@ -78,10 +89,13 @@ def file_chunks(path: Path, realm_defaults: set[str]) -> Iterator[Chunk]:
             elif isinstance(result, Problem):
                 chunk.problems.append(result)
             else:
-                chunk.kept.update(result.kept)
                 users.append(_user_line(result))
-                roles.extend(f"{result.id}\t{_text(name)}\n" for name in result.roles)
-                groups.extend(f"{result.id}\t{_text(name)}\n" for name in result.groups)
+                if result.kept:
+                    chunk.kept.update(result.kept)
+                if result.roles:
+                    roles.extend(f"{result.id}\t{_text(name)}\n" for name in result.roles)
+                if result.groups:
+                    groups.extend(f"{result.id}\t{_text(name)}\n" for name in result.groups)
             if chunk.read >= CHUNK:
                 yield _done(chunk, users, roles, groups)
                 users, roles, groups, chunk = [], [], [], Chunk()
@@ -140,6 +154,7 @@ def _next(source, process):
 def _work(paths: list[Path], realm_defaults: set[str], sink):
     """A worker's loop: its files' chunks, then None after each file; bad input ends it with a tuple
     (an `ExportError` does not survive pickling: its message is rebuilt from its parts)."""
+    gc.freeze()  # what the fork inherited (Django, the app) is not scanned by each full collection
     try:
         for path in paths:
             for chunk in file_chunks(path, realm_defaults):
