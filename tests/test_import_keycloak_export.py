@@ -555,6 +555,52 @@ def test_a_clash_in_a_large_import_is_met_by_the_unique_constraints_built_again_
     assert User.objects.count() == before
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["staged", "written-as-read"])
+def test_an_id_twice_or_another_tenants_id_is_listed_and_nothing_is_written(db, tmp_path, monkeypatch, capsys, large):
+    """A large first import writes its users as it reads them, where the primary key refuses these:
+    the run then starts over staged, and lists them as a small one does."""
+    from users.keycloak_import import bulk
+
+    run(write_export(tmp_path / "other", [user("ada")]), tenant="other")  # ada's id is another tenant's
+    if large:
+        monkeypatch.setattr(bulk, "REBUILD_FROM", 2)
+        monkeypatch.setattr(load, "BYTES_PER_USER", 64)
+    reads, read_users = [], load._read_users
+    monkeypatch.setattr(load, "_read_users", lambda *args, **kwargs: reads.append("written" in kwargs)
+                        or read_users(*args, **kwargs))
+    twice = {**user("grace"), "username": "grace2", "email": "grace2@example.com"}
+    before = state()
+    with pytest.raises(CommandError, match="cannot be imported"):
+        run(write_export(tmp_path / "export", [*all_users(), twice]))
+    assert reads == ([True, False] if large else [False])
+    err = capsys.readouterr().err
+    assert f"{twice['id']} (grace): the export holds this id more than once" in err
+    assert f"{user('ada')['id']} (ada): this id is another tenant's user" in err
+    assert "users created" not in err
+    assert state() == before and not Tenant.objects.filter(slug="legacy").exists()
+
+
+def test_a_large_export_into_a_tenant_with_users_is_staged_then_written(db, tmp_path, monkeypatch, capsys):
+    """Only a tenant with no users has its users written as read; one with users gets the staged
+    path, indexes set aside all the same."""
+    from users.keycloak_import import bulk
+
+    monkeypatch.setattr(bulk, "REBUILD_FROM", 2)
+    monkeypatch.setattr(load, "BYTES_PER_USER", 64)  # every export here counts as large for its bytes
+    run(write_export(tmp_path / "first", [user("ada")]))
+    run(write_export(tmp_path / "export", all_users()))
+    out = capsys.readouterr().out.split("realm legacy")
+    assert "read and insert" in out[1]  # into a tenant with no users
+    assert "read and stage" in out[2] and "indexes built after the insert" in out[2]
+    assert "left alone): 0" in out[2] and "users updated: 0" in out[2]
+    User.objects.filter(tenant__slug="legacy").delete()
+    run(write_export(tmp_path / "export", all_users()), tenant="legacy")
+    out = capsys.readouterr().out
+    assert "read and insert" in out and "indexes built after the insert" in out
+    assert User.objects.filter(tenant__slug="legacy").count() == sum(1 for u in all_users()
+                                                                    if not u.get("serviceAccountClientId"))
+
+
 def test_a_large_import_builds_the_search_indexes_again_as_they_were(db, tmp_path, monkeypatch, capsys):
     """Past the threshold the written tables' indexes (but their primary keys) and foreign keys are
     dropped for the insert and made again from their own definitions in the same transaction (unique

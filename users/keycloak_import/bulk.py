@@ -19,8 +19,9 @@ profiles, held until commit, so every reader of users (the API, logins through t
 provider) waits for the end of the import's writes, then sees the finished table; nothing reads it
 without its indexes or writes it without its keys checked. That is meant for an import an operator
 runs before cutover; a delta pass (few new users) never takes it. The locks are taken first, before
-the import's own row writes, so that it waits for readers rather than deadlocks. A failed run rolls
-back, its drops with it.
+the import's own row writes, so that it waits for readers rather than deadlocks; a first import
+into a tenant with no users takes them before it reads the export (`load._write_as_read`), the
+others once the export is staged. A failed run rolls back, its drops with it.
 """
 
 from __future__ import annotations
@@ -47,13 +48,19 @@ INDEXES = f"""SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
               AND c.oid IS NULL ORDER BY 1"""
 
 
+def worth_it(cursor, new_users: int) -> bool:
+    """Whether inserting `new_users` costs more in index upkeep than building the indexes again."""
+    if new_users < REBUILD_FROM:
+        return False
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'users_user'::regclass")
+    return new_users * 2 >= max(cursor.fetchone()[0], 0)  # an estimate (-1: never analysed)
+
+
 @contextmanager
 def set_aside(cursor, new_users: int, report, tables: tuple[str, ...]):
     """Drop the indexes and foreign keys of `tables` (`users_user` first) for the block when
     `new_users` is many; restore them after it (counted and timed in `report`)."""
-    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'users_user'::regclass")
-    rows = max(cursor.fetchone()[0], 0)  # an estimate (-1: never analysed)
-    if new_users < REBUILD_FROM or new_users * 2 < rows:
+    if not worth_it(cursor, new_users):
         yield
         return
     for table in tables:

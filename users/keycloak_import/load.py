@@ -12,6 +12,12 @@ run that has none three passes over the export). Any problem and the transaction
 nothing of the run is written, and every problem is listed by user id.
 A second run of the same export therefore changes no row; a newer export updates in place.
 
+A large export into a tenant with no users yet (a first import, `_write_as_read`) takes a shorter
+way: its users are inserted chunk by chunk as the workers convert them, with the indexes set aside
+from the start (`bulk`), so that the database's inserts overlap the conversion instead of following
+it; the primary key and the unique constraints built again judge those writes, and any refusal
+rolls them back and starts the run over on the staged way above, which lists what clashed.
+
 The writes bypass the per-user services for speed, and keep their invariants: the same
 normalisation and checks (`convert`), the unique constraints as the final judge, a fan profile for
 every new user (as `profiles` gives every created user), `deactivated_at` for a disabled user,
@@ -24,6 +30,7 @@ backend's is the newer. Users of the tenant that the export does not hold are le
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections import Counter
@@ -34,6 +41,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from audit import recording
+from profiles.models import FanProfile
 from users import services
 from users.models import Group, Role, Tenant
 
@@ -93,12 +101,13 @@ STAGING = """
 -- The checks group and join the whole export: in memory rather than in batches spilled to disk.
 SET LOCAL work_mem = '128MB';
 -- Gone at commit; dropped first too, for a run inside a caller's longer transaction (tests).
-DROP TABLE IF EXISTS pg_temp.kc_users, pg_temp.kc_user_roles, pg_temp.kc_user_groups, pg_temp.kc_changed,
-    pg_temp.kc_existing;
+DROP TABLE IF EXISTS pg_temp.kc_users, pg_temp.kc_chunk, pg_temp.kc_user_roles, pg_temp.kc_user_groups,
+    pg_temp.kc_changed, pg_temp.kc_existing;
 CREATE TEMPORARY TABLE kc_users (
     id uuid, username text, email text, email_verified boolean, phone_number text, phone_verified boolean,
     first_name text, last_name text, is_active boolean, created_ms bigint, attributes jsonb,
     required_actions jsonb, password text) ON COMMIT DROP;
+CREATE TEMPORARY TABLE kc_chunk (LIKE kc_users) ON COMMIT DROP;  -- a chunk's users, written as read
 CREATE TEMPORARY TABLE kc_user_roles (user_id uuid, name text) ON COMMIT DROP;
 CREATE TEMPORARY TABLE kc_user_groups (user_id uuid, path text) ON COMMIT DROP;
 """
@@ -106,14 +115,20 @@ USER_COLUMNS = ("id, username, email, email_verified, phone_number, phone_verifi
                 "is_active, created_ms, attributes, required_actions, password")
 
 
-def _read_users(files: export.ExportFiles, report: Report, cursor, progress, workers: int) -> None:
+def _read_users(files: export.ExportFiles, report: Report, cursor, progress, workers: int,
+                written: Tenant | None = None) -> None:
+    """Stage every chunk; with `written`, also insert its users into that tenant as they come
+    (`_write_as_read`), keeping only their ids and usernames staged."""
     for chunk in stage.chunks([files.realm_file, *files.users_files], default_roles(files.realm), workers):
-        for table, columns, text in (("kc_users", USER_COLUMNS, chunk.users),
+        for table, columns, text in (("kc_chunk" if written else "kc_users", USER_COLUMNS, chunk.users),
                                      ("kc_user_roles", "user_id, name", chunk.roles),
                                      ("kc_user_groups", "user_id, path", chunk.groups)):
             if text:
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     copy.write(text)
+        if written and chunk.users:
+            _insert_new(cursor, written, report, "kc_chunk k")
+            cursor.execute("INSERT INTO kc_users (id, username) SELECT id, username FROM kc_chunk; TRUNCATE kc_chunk")
         report.counts["users read"] += chunk.read
         for item in chunk.skipped:
             report.skip(item)
@@ -261,6 +276,11 @@ def _exported(field: str, otherwise: str) -> str:
     return f"k.{field}"
 
 
+FAN_PROFILES = FanProfile._meta.db_table  # every new user has one, as when created through the services
+TABLES = ("users_user", FAN_PROFILES)  # what a large import writes, and sets its indexes aside for
+NEW_USERS = "kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)"
+
+
 def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool = True):
     # The ids already there, taken before the writes: an insert whose own source reads the table it
     # fills can be planned (on a new or just-truncated table, whose statistics say empty) as a nested
@@ -268,17 +288,14 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
     cursor.execute("""CREATE TEMPORARY TABLE kc_existing ON COMMIT DROP AS
                       SELECT u.id FROM users_user u JOIN kc_users k ON k.id = u.id;
                       ANALYZE kc_existing""")
-    cursor.execute("SELECT count(*) FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)")
+    cursor.execute(f"SELECT count(*) FROM {NEW_USERS}")
     new_users = cursor.fetchone()[0]
     new_values = ", ".join(_exported(f, f"u.{f}") for f in FIELDS)
-    from profiles.models import FanProfile  # every new user has one, as when created through the services
-
-    fan_profiles = FanProfile._meta.db_table
     # Counted before the writes, which touch only exported ids, while the tenant's index is there.
     cursor.execute("SELECT count(*) FROM users_user u WHERE u.tenant_id = %s "
                    "AND NOT EXISTS (SELECT 1 FROM kc_users k WHERE k.id = u.id)", [tenant.id])
     left_alone = cursor.fetchone()[0]
-    with bulk.set_aside(cursor, new_users if rebuild_indexes else 0, report, ("users_user", fan_profiles)):
+    with bulk.set_aside(cursor, new_users if rebuild_indexes else 0, report, TABLES):
         cursor.execute(f"""
             UPDATE users_user u SET ({", ".join(FIELDS)}) = ROW({new_values}),
                 password = {PASSWORD},
@@ -289,22 +306,29 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
               AND ({", ".join(f"u.{f}" for f in FIELDS)}, u.password)
                   IS DISTINCT FROM ({new_values}, {PASSWORD})""", [tenant.id])
         report.counts["users updated"] += cursor.rowcount
+        _insert_new(cursor, tenant, report, NEW_USERS)
         cursor.execute(f"""
-            INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
-                                    is_superuser, updated_at)
-            SELECT k.id, %s, {", ".join(_exported(f, "now()") for f in FIELDS)},
-                   COALESCE(k.password, '!' || md5(random()::text)),
-                   CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
-            FROM kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)""", [tenant.id])
-        report.counts["users created"] += cursor.rowcount
-        # A new user has no profile yet: a plain insert, not ON CONFLICT's speculative one (twice the work).
-        for source, arbiter in (("kc_users k WHERE NOT EXISTS (SELECT 1 FROM kc_existing e WHERE e.id = k.id)", ""),
-                                ("kc_existing k", "ON CONFLICT DO NOTHING")):
-            cursor.execute(f"""
-                INSERT INTO {fan_profiles} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
-                SELECT k.id, %s, now(), '', false FROM {source} {arbiter}""", [tenant.id])
-            report.counts["fan profiles created"] += cursor.rowcount
+            INSERT INTO {FAN_PROFILES} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
+            SELECT k.id, %s, now(), '', false FROM kc_existing k ON CONFLICT DO NOTHING""", [tenant.id])
+        report.counts["fan profiles created"] += cursor.rowcount
     report.counts["users of the tenant not in this export (left alone)"] = left_alone
+
+
+def _insert_new(cursor, tenant: Tenant, report: Report, new: str):
+    """Insert the users staged in `new` (a FROM clause naming them `k`), none of which exists yet,
+    and their fan profiles: a plain insert, not ON CONFLICT's speculative one (twice the work)."""
+    cursor.execute(f"""
+        INSERT INTO users_user (id, tenant_id, {", ".join(FIELDS)}, password, deactivated_at, is_staff,
+                                is_superuser, updated_at)
+        SELECT k.id, %s, {", ".join(_exported(f, "now()") for f in FIELDS)},
+               COALESCE(k.password, '!' || md5(random()::text)),
+               CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
+        FROM {new}""", [tenant.id])
+    report.counts["users created"] += cursor.rowcount
+    cursor.execute(f"""
+        INSERT INTO {FAN_PROFILES} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
+        SELECT k.id, %s, now(), '', false FROM {new}""", [tenant.id])
+    report.counts["fan profiles created"] += cursor.rowcount
 
 
 MEMBERSHIP_NAMES = {"role": "realm role", "group": "group"}
@@ -338,6 +362,76 @@ def _write_memberships(cursor, tenant: Tenant, report: Report):
                       WHERE id IN (SELECT user_id FROM kc_changed) AND updated_at < now()""")
 
 
+# Bytes of a users file per user, counted high (kc.sh writes about 1 KiB for a user with a password
+# and a few attributes), so that an export is not taken for larger than it is.
+BYTES_PER_USER = 2048
+
+
+def _write_as_read(cursor, tenant: Tenant, files: export.ExportFiles, report: Report, progress, workers: int,
+                   rebuild_indexes: bool) -> bool:
+    """A large export into a tenant with no users yet: each chunk's users are inserted as it comes,
+    under `bulk.set_aside` from the start, so that the database's inserts overlap the conversion
+    rather than follow it. Every user is new (nothing to update), and the primary key and the unique
+    constraints built again judge the writes: when they refuse one, everything rolls back to before
+    the read and the run starts over staged (`_stage_then_write`), which lists the clashes.
+
+    False, having written nothing, when the export is small for its size in bytes, the tenant has
+    users, or a write was refused.
+    """
+    estimate = sum(f.stat().st_size for f in files.users_files) // BYTES_PER_USER
+    if not rebuild_indexes or not bulk.worth_it(cursor, estimate):
+        return False
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM users_user WHERE tenant_id = %s)", [tenant.id])
+    if cursor.fetchone()[0]:
+        return False
+    before = copy.deepcopy(report)
+    try:
+        with transaction.atomic():
+            with bulk.set_aside(cursor, estimate, report, TABLES):
+                started = time.monotonic()
+                _read_users(files, report, cursor, progress, workers, written=tenant)
+                started = report.timed("read and insert", started)
+                _check(cursor, tenant, report)
+                report.timed("check", started)
+                if report.problems:
+                    raise ImportConflicts(report)
+            started = time.monotonic()
+            _write_memberships(cursor, tenant, report)
+            report.timed("write memberships", started)
+    except IntegrityError:
+        for name in report.__dataclass_fields__:
+            setattr(report, name, getattr(before, name))
+        progress.reset()
+        return False
+    report.counts["users of the tenant not in this export (left alone)"] = 0
+    return True
+
+
+def _stage_then_write(cursor, tenant: Tenant, files: export.ExportFiles, report: Report, progress, workers: int,
+                      rebuild_indexes: bool):
+    """Every other import: the whole export staged and checked, then written."""
+    started = time.monotonic()
+    _read_users(files, report, cursor, progress, workers)
+    started = report.timed("read and stage", started)
+    _check(cursor, tenant, report)
+    started = report.timed("check", started)
+    if report.problems:
+        raise ImportConflicts(report)
+    counts = report.counts.copy()
+    try:
+        with transaction.atomic():
+            _write_users(cursor, tenant, report, rebuild_indexes)
+            started = report.timed("write users", started)
+            _write_memberships(cursor, tenant, report)
+            report.timed("write memberships", started)
+    except IntegrityError as error:  # a clash: the export's, or a concurrent write's
+        report.counts = counts  # the writes are undone
+        _check_unique(cursor, tenant, report)
+        if not report.problems:
+            report.problem(Problem("", "", f"the database refused a write: {error}".splitlines()[0]))
+        raise ImportConflicts(report) from None
+
+
 def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_run: bool = False,
                progress=None, workers: int = 1, rebuild_indexes: bool = True) -> Report:
     """Import one realm's export into the tenant `tenant_slug` (created if missing).
@@ -360,26 +454,8 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
             _ensure_groups(tenant, files, report)
             with connection.cursor() as cursor:
                 cursor.execute(STAGING)
-                started = time.monotonic()
-                _read_users(files, report, cursor, progress, workers)
-                started = report.timed("read and stage", started)
-                _check(cursor, tenant, report)
-                started = report.timed("check", started)
-                if report.problems:
-                    raise ImportConflicts(report)
-                counts = report.counts.copy()
-                try:
-                    with transaction.atomic():
-                        _write_users(cursor, tenant, report, rebuild_indexes)
-                        started = report.timed("write users", started)
-                        _write_memberships(cursor, tenant, report)
-                        report.timed("write memberships", started)
-                except IntegrityError as error:  # a clash: the export's, or a concurrent write's
-                    report.counts = counts  # the writes are undone
-                    _check_unique(cursor, tenant, report)
-                    if not report.problems:
-                        report.problem(Problem("", "", f"the database refused a write: {error}".splitlines()[0]))
-                    raise ImportConflicts(report) from None
+                if not _write_as_read(cursor, tenant, files, report, progress, workers, rebuild_indexes):
+                    _stage_then_write(cursor, tenant, files, report, progress, workers, rebuild_indexes)
             if report.changed and not dry_run:
                 recording.record(ACTION, tenant, {
                     "realm": {"new": files.realm}, "layout": {"new": files.layout},
@@ -398,6 +474,9 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
 
 class _NoProgress:
     def update(self, n):
+        pass
+
+    def reset(self):
         pass
 
     def close(self):
