@@ -78,6 +78,8 @@ def _message(error: ValidationError) -> str:
 
 
 def _text(value, what: str, limit: int) -> str:
+    if type(value) is str and len(value) <= limit:  # nearly always: one test, first
+        return value
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -169,14 +171,10 @@ def convert(user: dict, realm_defaults: set[str]) -> UserRow | Skipped | Problem
             if not 0 <= created < LATEST_MS:  # NaN too
                 raise ValueError(f"createdTimestamp {created} is not a time in milliseconds since 1970")
             created_ms = round(created)
-        first_name, last_name = get("firstName"), get("lastName")
         row = UserRow(
             user_id, username, email, get("emailVerified") is True,
             phone, phone is not None and str(phone_verified).lower() == "true",
-            first_name if type(first_name) is str and len(first_name) <= NAME_LIMIT
-            else _text(first_name, "firstName", NAME_LIMIT),
-            last_name if type(last_name) is str and len(last_name) <= NAME_LIMIT
-            else _text(last_name, "lastName", NAME_LIMIT),
+            _text(get("firstName"), "firstName", NAME_LIMIT), _text(get("lastName"), "lastName", NAME_LIMIT),
             get("enabled") is not False, created_ms,
             orjson.dumps(attributes).decode(),  # a fifth of json.dumps' cost
             orjson.dumps(required_actions).decode() if required_actions else "[]", password,

@@ -307,10 +307,7 @@ def _write_users(cursor, tenant: Tenant, report: Report, rebuild_indexes: bool =
                   IS DISTINCT FROM ({new_values}, {PASSWORD})""", [tenant.id])
         report.counts["users updated"] += cursor.rowcount
         _insert_new(cursor, tenant, report, NEW_USERS)
-        cursor.execute(f"""
-            INSERT INTO {FAN_PROFILES} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
-            SELECT k.id, %s, now(), '', false FROM kc_existing k ON CONFLICT DO NOTHING""", [tenant.id])
-        report.counts["fan profiles created"] += cursor.rowcount
+        _insert_fan_profiles(cursor, tenant, report, "kc_existing k ON CONFLICT DO NOTHING")
     report.counts["users of the tenant not in this export (left alone)"] = left_alone
 
 
@@ -325,9 +322,14 @@ def _insert_new(cursor, tenant: Tenant, report: Report, new: str):
                CASE WHEN k.is_active THEN NULL ELSE now() END, false, false, now()
         FROM {new}""", [tenant.id])
     report.counts["users created"] += cursor.rowcount
+    _insert_fan_profiles(cursor, tenant, report, new)
+
+
+def _insert_fan_profiles(cursor, tenant: Tenant, report: Report, users: str):
+    """A fan profile for each user of `users` (a FROM clause naming them `k`, and what follows it)."""
     cursor.execute(f"""
         INSERT INTO {FAN_PROFILES} (fan_user_id, tenant_id, created_on, metadata, fan_profile_exclusively)
-        SELECT k.id, %s, now(), '', false FROM {new}""", [tenant.id])
+        SELECT k.id, %s, now(), '', false FROM {users}""", [tenant.id])
     report.counts["fan profiles created"] += cursor.rowcount
 
 
@@ -368,23 +370,24 @@ BYTES_PER_USER = 2048
 
 
 def _write_as_read(cursor, tenant: Tenant, files: export.ExportFiles, report: Report, progress, workers: int,
-                   rebuild_indexes: bool) -> bool:
+                   rebuild_indexes: bool) -> Report | None:
     """A large export into a tenant with no users yet: each chunk's users are inserted as it comes,
     under `bulk.set_aside` from the start, so that the database's inserts overlap the conversion
     rather than follow it. Every user is new (nothing to update), and the primary key and the unique
     constraints built again judge the writes: when they refuse one, everything rolls back to before
     the read and the run starts over staged (`_stage_then_write`), which lists the clashes.
 
-    False, having written nothing, when the export is small for its size in bytes, the tenant has
-    users, or a write was refused.
+    The run's report (`report` carried on), or None, having written nothing and left `report` as
+    it was, when the export is small for its size in bytes, the tenant has users, or a write was
+    refused.
     """
     estimate = sum(f.stat().st_size for f in files.users_files) // BYTES_PER_USER
     if not rebuild_indexes or not bulk.worth_it(cursor, estimate):
-        return False
+        return None
     cursor.execute("SELECT EXISTS (SELECT 1 FROM users_user WHERE tenant_id = %s)", [tenant.id])
     if cursor.fetchone()[0]:
-        return False
-    before = copy.deepcopy(report)
+        return None
+    report = copy.deepcopy(report)
     try:
         with transaction.atomic():
             with bulk.set_aside(cursor, estimate, report, TABLES):
@@ -399,12 +402,10 @@ def _write_as_read(cursor, tenant: Tenant, files: export.ExportFiles, report: Re
             _write_memberships(cursor, tenant, report)
             report.timed("write memberships", started)
     except IntegrityError:
-        for name in report.__dataclass_fields__:
-            setattr(report, name, getattr(before, name))
         progress.reset()
-        return False
+        return None
     report.counts["users of the tenant not in this export (left alone)"] = 0
-    return True
+    return report
 
 
 def _stage_then_write(cursor, tenant: Tenant, files: export.ExportFiles, report: Report, progress, workers: int,
@@ -454,8 +455,11 @@ def run_import(path: Path, tenant_slug: str, *, realm: str | None = None, dry_ru
             _ensure_groups(tenant, files, report)
             with connection.cursor() as cursor:
                 cursor.execute(STAGING)
-                if not _write_as_read(cursor, tenant, files, report, progress, workers, rebuild_indexes):
+                written = _write_as_read(cursor, tenant, files, report, progress, workers, rebuild_indexes)
+                if written is None:
                     _stage_then_write(cursor, tenant, files, report, progress, workers, rebuild_indexes)
+                else:
+                    report = written
             if report.changed and not dry_run:
                 recording.record(ACTION, tenant, {
                     "realm": {"new": files.realm}, "layout": {"new": files.layout},
